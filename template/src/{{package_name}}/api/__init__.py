@@ -1,0 +1,1 @@
+"""HTTP routers. `examples` shows the patterns; replace it with your own."""

@@ -1,0 +1,69 @@
+"""Mask secrets before anything is written to a log.
+
+Applied as a structlog processor, so it sees every event, including values
+bound into the context and structured tracebacks.
+"""
+
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# Key names that hold credentials, as a whole word of the key and ignoring case:
+# `db_password` and `access_token` match; `tokens_in` and `author` do not.
+SENSITIVE_KEY = re.compile(
+    r"(^|[-_.\s])(pass(word|wd|phrase)?|secret|token|api[-_]?key|auth|authorization|"
+    r"cookie|set[-_]cookie|credentials?|private[-_]?key|session|signature|dsn|jwt)($|[-_.\s])",
+    re.IGNORECASE,
+)
+# Values that carry credentials whatever key they sit under.
+_BEARER = re.compile(r"\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]*:[^/@\s]*)@")
+
+_MAX_DEPTH = 20
+
+
+def redact_text(text: str) -> str:
+    """Mask credentials embedded in free text (messages, exception strings)."""
+    text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+    return _URL_CREDENTIALS.sub(lambda match: f"{match.group('scheme')}{REDACTED}@", text)
+
+
+def redact(value: Any, depth: int = 0) -> Any:  # noqa: ANN401 - any JSON-like structure
+    """Return `value` with sensitive entries masked, at any depth.
+
+    Mappings are masked by key; pairs such as `("authorization", "...")` (the
+    shape of ASGI headers) by their first element; strings by content.
+    """
+    if depth > _MAX_DEPTH:
+        return REDACTED
+    match value:
+        case str() | bytes():
+            return redact_text(value if isinstance(value, str) else value.decode("latin-1"))
+        case Mapping():
+            return {
+                key: REDACTED if _is_sensitive_key(key) else redact(item, depth + 1)
+                for key, item in value.items()
+            }
+        case (name, _) if _is_sensitive_key(name):
+            return (name, REDACTED)
+        case list() | tuple():
+            return [redact(item, depth + 1) for item in value]
+        case _:
+            return value
+
+
+def _is_sensitive_key(key: object) -> bool:
+    if isinstance(key, bytes):
+        key = key.decode("latin-1")
+    return isinstance(key, str) and SENSITIVE_KEY.search(key) is not None
+
+
+def redact_event(
+    _logger: object, _method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Structlog processor: mask every sensitive key and value in the event."""
+    for key, value in event_dict.items():
+        event_dict[key] = REDACTED if _is_sensitive_key(key) else redact(value)
+    return event_dict
