@@ -1,0 +1,182 @@
+"""A covering set of answer sets, derived from copier.yml.
+
+The set grows by itself as questions are added: it holds
+
+- every value of every question (each choice, True and False, each option of a
+  multi-select on its own, plus none and all of them);
+- every pair of values across questions (a pairwise covering array);
+- all gates on and all gates off;
+- one project named unlike the defaults, so derived names are exercised.
+
+A *gate* is a question that switches a capability: a bool, a multi-select, or
+a choice that offers `none`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from allpairspy import AllPairs
+from jinja2.sandbox import SandboxedEnvironment
+
+Answers = dict[str, Any]
+
+OFF = "none"
+# Free-text answers unlike the defaults: mixed case, digits, punctuation.
+UNUSUAL_NAMES: Answers = {
+    "project_name": "ACME Billing-API v2",
+    "project_description": "Bills customers; retries nothing twice.",
+    "author_name": "Jane O'Neil",
+    "author_email": "billing.team+api@acme-corp.example",
+}
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    type: str
+    default: Any
+    choices: tuple[Any, ...] = ()
+    multiselect: bool = False
+    when: str | bool = True
+
+    @property
+    def derived(self) -> bool:
+        """A default computed from other answers: not varied on its own."""
+        return isinstance(self.default, str) and "{{" in self.default
+
+    @property
+    def is_gate(self) -> bool:
+        return self.type == "bool" or self.multiselect or OFF in self.choices
+
+    def values(self) -> tuple[Any, ...]:
+        """Every value the covering set must use at least once."""
+        if self.multiselect:
+            singles = tuple([choice] for choice in self.choices)
+            return ([], *singles, list(self.choices))
+        if self.choices:
+            return self.choices
+        if self.type == "bool":
+            return (True, False)
+        return (self.default,)
+
+    def on(self) -> Any:  # noqa: ANN401 - an answer of the question's own type
+        if self.multiselect:
+            return list(self.choices)
+        if self.type == "bool":
+            return True
+        return self.default if self.default != OFF else next(c for c in self.choices if c != OFF)
+
+    def off(self) -> Any:  # noqa: ANN401 - an answer of the question's own type
+        if self.multiselect:
+            return []
+        if self.type == "bool":
+            return False
+        return OFF
+
+
+def load_questions(copier_yml: Path) -> list[Question]:
+    config = yaml.safe_load(copier_yml.read_text(encoding="utf-8"))
+    questions = []
+    for name, spec in config.items():
+        if name.startswith("_") or not isinstance(spec, dict):
+            continue
+        choices = spec.get("choices", ())
+        if isinstance(choices, dict):
+            choices = tuple(choices.values())
+        questions.append(
+            Question(
+                name=name,
+                type=spec.get("type", "str"),
+                default=spec.get("default"),
+                choices=tuple(choices),
+                multiselect=bool(spec.get("multiselect", False)),
+                when=spec.get("when", True),
+            )
+        )
+    return questions
+
+
+def _is_asked(question: Question, answers: Answers) -> bool:
+    """Render a question's `when` against the other answers, as copier does."""
+    if isinstance(question.when, bool):
+        return question.when
+    rendered = SandboxedEnvironment().from_string(question.when).render(**answers)
+    return rendered.strip().lower() not in {"", "false", "no", "0", "none", "off"}
+
+
+def _defaults(questions: list[Question]) -> Answers:
+    return {q.name: q.default for q in questions if not q.derived}
+
+
+def _normalise(questions: list[Question], answers: Answers) -> Answers:
+    """Fill in defaults, then drop the answers to questions that are not asked."""
+    complete = {**_defaults(questions), **answers}
+    return {
+        name: value
+        for name, value in complete.items()
+        if _is_asked(next(q for q in questions if q.name == name), complete)
+    }
+
+
+def pairwise(questions: list[Question]) -> list[Answers]:
+    varied = [q for q in questions if not q.derived and len(q.values()) > 1]
+    if not varied:
+        return []
+    if len(varied) == 1:
+        return [{varied[0].name: value} for value in varied[0].values()]
+    rows = AllPairs([list(q.values()) for q in varied])
+    return [{q.name: value for q, value in zip(varied, row, strict=True)} for row in rows]
+
+
+def covering_answer_sets(questions: list[Question]) -> list[Answers]:
+    """The covering set, without duplicates, in a stable order."""
+    gates = [q for q in questions if q.is_gate]
+    names = {q.name for q in questions}
+    candidates: list[Answers] = [
+        {},
+        {q.name: q.on() for q in gates},
+        {q.name: q.off() for q in gates},
+        {name: value for name, value in UNUSUAL_NAMES.items() if name in names},
+        *pairwise(questions),
+        *({q.name: v} for q in questions if not q.derived for v in q.values()),
+    ]
+    unique: dict[str, Answers] = {}
+    for candidate in candidates:
+        answers = _normalise(questions, candidate)
+        unique.setdefault(json.dumps(answers, sort_keys=True), answers)
+    return list(unique.values())
+
+
+def variant_id(answers: Answers, questions: list[Question]) -> str:
+    """A short, stable, readable test id: the answers that differ from the defaults."""
+    defaults = _defaults(questions)
+    changed = {k: v for k, v in answers.items() if defaults.get(k) != v}
+    if not changed:
+        return "defaults"
+    digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:6]  # noqa: S324 - an id, not security
+    if set(changed) <= set(UNUSUAL_NAMES):
+        return f"unusual-names-{digest}"
+    parts = [f"{k}={'+'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in changed.items()]
+    label = ",".join(parts)
+    return label if len(label) <= 60 else f"{label[:50]}..{digest}"  # noqa: PLR2004 - id length
+
+
+def uncovered_pairs(questions: list[Question], answer_sets: list[Answers]) -> list[str]:
+    """Pairs of values (of questions asked together) that no answer set uses."""
+    varied = [q for q in questions if not q.derived and len(q.values()) > 1]
+    missing = []
+    for first, second in itertools.combinations(varied, 2):
+        for a, b in itertools.product(first.values(), second.values()):
+            combined = _normalise(questions, {first.name: a, second.name: b})
+            if combined.get(first.name) != a or combined.get(second.name) != b:
+                continue  # one of the two is not asked in this combination
+            if not any(s.get(first.name) == a and s.get(second.name) == b for s in answer_sets):
+                missing.append(f"{first.name}={a!r} with {second.name}={b!r}")
+    return missing
