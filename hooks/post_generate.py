@@ -42,8 +42,9 @@ def render_env(example: str) -> str:
         name, sep, value = line.partition("=")
         if sep and not name.lstrip().startswith("#") and value.strip() == SECRET_MARKER:
             newline = "\n" if line.endswith("\n") else ""
-            line = f"{name}={secrets.token_urlsafe(SECRET_BYTES)}{newline}"
-        lines.append(line)
+            lines.append(f"{name}={secrets.token_urlsafe(SECRET_BYTES)}{newline}")
+        else:
+            lines.append(line)
     return "".join(lines)
 
 
@@ -105,8 +106,17 @@ def initialise_git(destination: Path, author_name: str, author_email: str) -> st
     steps = [
         [git, "init", "--quiet", "--initial-branch=main"],
         [git, "add", "--all"],
-        [git, *identity, "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify",
-         "-m", "Generate service from the launchgate template"],
+        [
+            git,
+            *identity,
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            "Generate service from the launchgate template",
+        ],
     ]
     for step in steps:
         result = run(step, destination)

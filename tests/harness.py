@@ -154,7 +154,7 @@ def leftover_jinja(project: Path) -> list[str]:
             continue
         if JINJA_LEFT.search(str(relative)) or path.suffix == ".jinja":
             problems.append(f"{relative}: template syntax in the file name")
-        if path.is_file() and path.suffix not in {".lock"}:
+        if path.is_file() and path.suffix != ".lock":
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError:

@@ -70,7 +70,16 @@ def test_stdlib_names_in_the_validator_cover_this_python() -> None:
 
 def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-c", "user.name=Template", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+        [
+            "git",
+            "-c",
+            "user.name=Template",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
         cwd=cwd,
         capture_output=True,
         text=True,

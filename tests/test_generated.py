@@ -33,7 +33,9 @@ def test_generated_project_passes_its_own_checks_and_tests(
 ) -> None:
     version = str(answers.get("python_version", "3.12"))
     if version not in python_versions:
-        pytest.fail(f"Python {version} is not available to uv; install it (`uv python install {version}`)")
+        pytest.fail(
+            f"Python {version} is not available to uv; install it (`uv python install {version}`)"
+        )
     project = render(template, tmp_path / "service", answers)
 
     _make(project, "install", project_env)
@@ -44,7 +46,9 @@ def test_generated_project_passes_its_own_checks_and_tests(
     assert summary, f"no pytest summary line in the output:\n{output[-2000:]}"
     assert " passed" in summary[-1]
     assert "warning" not in summary[-1], summary[-1]
-    assert "skipped" not in summary[-1], "generated tests must not skip on a machine with their services"
+    assert "skipped" not in summary[-1], (
+        "generated tests must not skip on a machine with their services"
+    )
 
 
 def test_a_failing_generated_test_fails_the_template_suite(
@@ -56,5 +60,5 @@ def test_a_failing_generated_test_fails_the_template_suite(
     )
     _make(project, "install", project_env)
 
-    with pytest.raises(pytest.fail.Exception, match="make test.*exited 2"):
+    with pytest.raises(pytest.fail.Exception, match=r"make test.*exited 2"):
         _make(project, "test", project_env)

@@ -19,7 +19,9 @@ MARKER = "<generated-secret>"
 
 @pytest.fixture(scope="module")
 def hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("post_generate", REPO_ROOT / "hooks" / "post_generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "post_generate", REPO_ROOT / "hooks" / "post_generate.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -50,7 +52,10 @@ def test_existing_env_is_never_overwritten(hook: ModuleType, tmp_path: Path) -> 
 
 
 def test_update_operation_changes_nothing(
-    hook: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hook: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / ".env.example").write_text(f"SECRET={MARKER}\n")
     monkeypatch.chdir(tmp_path)
@@ -64,7 +69,9 @@ def test_update_operation_changes_nothing(
     assert "copy .env.example to .env" in capsys.readouterr().out
 
 
-def test_git_is_not_initialised_inside_an_existing_repository(hook: ModuleType, tmp_path: Path) -> None:
+def test_git_is_not_initialised_inside_an_existing_repository(
+    hook: ModuleType, tmp_path: Path
+) -> None:
     subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
     project = tmp_path / "service"
     project.mkdir()

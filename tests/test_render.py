@@ -32,7 +32,10 @@ def test_variant_renders_cleanly(
     ruff = [sys.executable, "-m", "ruff"]
     run_step([*ruff, "check", "--no-cache", "."], project, label="ruff check", env=project_env)
     run_step(
-        [*ruff, "format", "--check", "--no-cache", "."], project, label="ruff format", env=project_env
+        [*ruff, "format", "--check", "--no-cache", "."],
+        project,
+        label="ruff format",
+        env=project_env,
     )
 
 
@@ -45,7 +48,10 @@ def test_post_generation_task_writes_secrets_and_first_commit(
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     secret_lines = [line for line in env_file.read_text().splitlines() if "SECRET_KEY=" in line]
     assert secret_lines
-    assert all("<generated-secret>" not in line and len(line.split("=", 1)[1]) >= 32 for line in secret_lines)
+    assert all(
+        "<generated-secret>" not in line and len(line.split("=", 1)[1]) >= 32
+        for line in secret_lines
+    )
 
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=project, capture_output=True, text=True, check=True

@@ -34,16 +34,25 @@ def test_gates_all_on_and_all_off_are_included() -> None:
 
     answer_sets = covering_answer_sets(questions)
 
-    assert {"project_name": "Svc", "metrics": True, "auth": "api_key", "observability": ["sentry", "otel"], "llm_retries": 3} in answer_sets
+    assert {
+        "project_name": "Svc",
+        "metrics": True,
+        "auth": "api_key",
+        "observability": ["sentry", "otel"],
+        "llm_retries": 3,
+    } in answer_sets
     # Off: the question that depends on a gate is not asked at all.
-    assert {"project_name": "Svc", "metrics": False, "auth": "none", "observability": []} in answer_sets
+    assert {
+        "project_name": "Svc",
+        "metrics": False,
+        "auth": "none",
+        "observability": [],
+    } in answer_sets
     assert uncovered_pairs(questions, answer_sets) == []
 
 
 def test_pairwise_is_smaller_than_the_full_product() -> None:
-    questions = [
-        Question(f"q{i}", "str", "a", choices=("a", "b", "c")) for i in range(5)
-    ]
+    questions = [Question(f"q{i}", "str", "a", choices=("a", "b", "c")) for i in range(5)]
 
     answer_sets = covering_answer_sets(questions)
 

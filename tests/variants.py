@@ -18,12 +18,14 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from allpairspy import AllPairs
 from jinja2.sandbox import SandboxedEnvironment
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 Answers = dict[str, Any]
 
@@ -163,9 +165,11 @@ def variant_id(answers: Answers, questions: list[Question]) -> str:
     digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:6]  # noqa: S324 - an id, not security
     if set(changed) <= set(UNUSUAL_NAMES):
         return f"unusual-names-{digest}"
-    parts = [f"{k}={'+'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in changed.items()]
+    parts = [
+        f"{k}={'+'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in changed.items()
+    ]
     label = ",".join(parts)
-    return label if len(label) <= 60 else f"{label[:50]}..{digest}"  # noqa: PLR2004 - id length
+    return label if len(label) <= 60 else f"{label[:50]}..{digest}"
 
 
 def uncovered_pairs(questions: list[Question], answer_sets: list[Answers]) -> list[str]:
