@@ -64,7 +64,7 @@ class UnauthorizedError(ServiceError):
     """Missing or bad credentials; always carries a `WWW-Authenticate` challenge."""
 
     status = HTTPStatus.UNAUTHORIZED
-    title = "UnauthorizedError"
+    title = "Unauthorized"
     slug = "unauthorized"
 
     def __init__(self, detail: str | None = None, *, challenge: str = "Bearer") -> None:
@@ -73,7 +73,7 @@ class UnauthorizedError(ServiceError):
 
 class ForbiddenError(ServiceError):
     status = HTTPStatus.FORBIDDEN
-    title = "ForbiddenError"
+    title = "Forbidden"
     slug = "forbidden"
 
 
@@ -85,7 +85,7 @@ class NotFoundError(ServiceError):
 
 class ConflictError(ServiceError):
     status = HTTPStatus.CONFLICT
-    title = "ConflictError"
+    title = "Conflict"
     slug = "conflict"
 
 

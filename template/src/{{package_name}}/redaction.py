@@ -4,6 +4,7 @@ Applied as a structlog processor, so it sees every event, including values
 bound into the context and structured tracebacks.
 """
 
+import functools
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -22,10 +23,19 @@ _BEARER = re.compile(r"\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]+", re.
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]*:[^/@\s]*)@")
 
 _MAX_DEPTH = 20
+# Values that cannot hold a credential: most of a log line's fields.
+_PLAIN = (int, float, type(None))
+
+
+# One cheap search decides whether a string needs the two substitutions at all:
+# log values are mostly short and clean, and this runs for every one of them.
+_SUSPECT = re.compile(r"bearer|basic|digest|token|://[^/@\s]*@", re.IGNORECASE)
 
 
 def redact_text(text: str) -> str:
     """Mask credentials embedded in free text (messages, exception strings)."""
+    if _SUSPECT.search(text) is None:
+        return text
     text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
     return _URL_CREDENTIALS.sub(lambda match: f"{match.group('scheme')}{REDACTED}@", text)
 
@@ -57,7 +67,13 @@ def redact(value: Any, depth: int = 0) -> Any:  # noqa: ANN401 - any JSON-like s
 def _is_sensitive_key(key: object) -> bool:
     if isinstance(key, bytes):
         key = key.decode("latin-1")
-    return isinstance(key, str) and SENSITIVE_KEY.search(key) is not None
+    return isinstance(key, str) and _is_sensitive_name(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_sensitive_name(key: str) -> bool:
+    # Keys repeat on every event (request_id, status, ...): remember the verdict.
+    return SENSITIVE_KEY.search(key) is not None
 
 
 def redact_event(
@@ -65,5 +81,9 @@ def redact_event(
 ) -> MutableMapping[str, Any]:
     """Structlog processor: mask every sensitive key and value in the event."""
     for key, value in event_dict.items():
-        event_dict[key] = REDACTED if _is_sensitive_key(key) else redact(value)
+        if _is_sensitive_key(key):
+            event_dict[key] = REDACTED
+        elif not isinstance(value, _PLAIN):  # most values of a log line are numbers
+            event_dict[key] = redact(value)
     return event_dict
+
