@@ -79,7 +79,10 @@ def lock_dependencies(destination: Path) -> str:
     if (destination / "uv.lock").exists():
         return "uv.lock already exists: left untouched"
     try:
-        result = run([uv, "lock", "--quiet"], destination)
+        # Started from the parent folder: a version manager's shim (pyenv) picks
+        # its interpreter by the new project's .python-version, where uv may not
+        # be installed; `--directory` then points uv at the project.
+        result = run([uv, "--directory", str(destination), "lock", "--quiet"], destination.parent)
     except subprocess.TimeoutExpired:
         return "uv lock timed out: run `uv lock` yourself"
     if result.returncode != 0:
@@ -125,13 +128,13 @@ def initialise_git(destination: Path, author_name: str, author_email: str) -> st
     return "git repository initialised with a first commit"
 
 
-def next_steps(package: str) -> str:
+def next_steps(package: str, port: int) -> str:
     return "\n".join(
         [
             "",
             "Next steps:",
-            "  make install        # create .venv with uv and install the locked dependencies",
-            "  make run            # serve on http://127.0.0.1:8000 (see /livez, /readyz, /docs)",
+            "  make install        # create .venv with uv and install the dependencies",
+            f"  make run            # serve on http://127.0.0.1:{port}: /livez, /readyz, /docs",
             "  make check          # ruff, ruff format --check, mypy --strict",
             "  make test           # unit and end-to-end tests",
             f"  uv run {package} check-config   # validate the environment without starting",
@@ -147,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--package", required=True)
     parser.add_argument("--author-name", required=True)
     parser.add_argument("--author-email", required=True)
+    parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     destination = Path.cwd()
 
     if args.operation == "update":
-        if not (destination / ".env").exists():
-            print("launchgate: no .env found; copy .env.example to .env and fill in secrets.")
-        print("launchgate: update applied. Review `git diff`, then run `make check test`.")
+        # Copier also runs this in its scratch copies while it computes the
+        # update, so it only says what to do next and touches nothing.
+        print("launchgate: review `git diff` (and any *.rej file), then `make check test`.")
         return 0
 
     for message in (
@@ -162,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         initialise_git(destination, args.author_name, args.author_email),
     ):
         print(f"launchgate: {message}")
-    print(next_steps(args.package))
+    print(next_steps(args.package, args.port))
     return 0
 
 

@@ -66,7 +66,7 @@ def test_update_operation_changes_nothing(
 
     assert code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [".env.example"]
-    assert "copy .env.example to .env" in capsys.readouterr().out
+    assert "review `git diff`" in capsys.readouterr().out
 
 
 def test_git_is_not_initialised_inside_an_existing_repository(

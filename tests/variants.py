@@ -30,11 +30,17 @@ if TYPE_CHECKING:
 Answers = dict[str, Any]
 
 OFF = "none"
-# Free-text answers unlike the defaults: mixed case, digits, punctuation.
+# Free-text answers unlike the defaults: long (line lengths and formatting of
+# the generated code must not depend on them), mixed case, digits, punctuation,
+# a leading digit, and a description without a final full stop.
 UNUSUAL_NAMES: Answers = {
-    "project_name": "ACME Billing-API v2",
-    "project_description": "Bills customers; retries nothing twice.",
-    "author_name": "Jane O'Neil",
+    "project_name": "2nd-gen ACME Billing & Invoicing Platform API (EU region, multi-tenant)",
+    "project_description": (
+        "Bills customers across the EU, reconciles invoices with the ledger every night, "
+        "and exposes a typed API for partner integrations; it retries nothing twice and "
+        "keeps an audit trail"
+    ),
+    "author_name": "Jane O'Neil-Łukasiewicz",
     "author_email": "billing.team+api@acme-corp.example",
 }
 

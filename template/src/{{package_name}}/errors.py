@@ -188,7 +188,16 @@ def _pointer(location: Sequence[int | str]) -> dict[str, str]:
 def validation_errors(raw_errors: Sequence[Any]) -> list[dict[str, str]]:
     """RFC 9457 `errors` members from FastAPI's error list, without input values."""
     return [
-        {"detail": str(error.get("msg", "invalid value")), **_pointer(error.get("loc", ()))}
+        {
+            "detail": str(error.get("msg", "invalid value")),
+            # A body that is not JSON at all has no member to point at; its
+            # location is a character offset, not a path.
+            **(
+                {"pointer": "#"}
+                if error.get("type") == "json_invalid"
+                else _pointer(error.get("loc", ()))
+            ),
+        }
         for error in raw_errors
     ]
 
@@ -214,7 +223,10 @@ async def _handle_validation_error(request: Request, error: Exception) -> Respon
 
 async def _handle_http_exception(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for this type only
-    phrase = HTTPStatus(error.status_code).phrase
+    try:
+        phrase = HTTPStatus(error.status_code).phrase
+    except ValueError:  # a status code outside the standard set
+        phrase = "Error"
     detail = error.detail or phrase
     body = problem_body(
         status=error.status_code,

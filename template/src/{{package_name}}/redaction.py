@@ -20,7 +20,11 @@ SENSITIVE_KEY = re.compile(
 )
 # Values that carry credentials whatever key they sit under.
 _BEARER = re.compile(r"\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s:]*:[^/@\s]*)@")
+# Any userinfo (`user:password@` or a bare token `ghp_x@`), up to the last `@`
+# before the path, so a password that itself holds `@` is masked whole.
+_URL_CREDENTIALS = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.IGNORECASE
+)
 
 _MAX_DEPTH = 20
 # Values that cannot hold a credential: most of a log line's fields.
@@ -29,7 +33,7 @@ _PLAIN = (int, float, type(None))
 
 # One cheap search decides whether a string needs the two substitutions at all:
 # log values are mostly short and clean, and this runs for every one of them.
-_SUSPECT = re.compile(r"bearer|basic|digest|token|://[^/@\s]*@", re.IGNORECASE)
+_SUSPECT = re.compile(r"bearer|basic|digest|token|://[^/\s]*@", re.IGNORECASE)
 
 
 def redact_text(text: str) -> str:
@@ -86,4 +90,3 @@ def redact_event(
         elif not isinstance(value, _PLAIN):  # most values of a log line are numbers
             event_dict[key] = redact(value)
     return event_dict
-

@@ -3,7 +3,7 @@
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ package_name }}.errors import PayloadTooLargeError, problem_body, problem_response
+from ..errors import PayloadTooLargeError, problem_body, problem_response
 
 
 class _BodyTooLargeError(Exception):

@@ -14,8 +14,8 @@ import orjson
 import structlog
 from structlog.types import Processor
 
-from {{ package_name }}.redaction import redact_event
-from {{ package_name }}.settings import LogSettings
+from .redaction import redact_event
+from .settings import LogSettings
 
 _LEVELS = logging.getLevelNamesMapping()
 
@@ -69,7 +69,9 @@ def renderer(*, json: bool) -> list[Processor]:
             redact_event,
             structlog.processors.JSONRenderer(serializer=_orjson_dumps),
         ]
-    return [redact_event, structlog.dev.ConsoleRenderer()]
+    # The traceback becomes text before redaction, so a credential in an
+    # exception message is masked on the console too.
+    return [structlog.processors.format_exc_info, redact_event, structlog.dev.ConsoleRenderer()]
 
 
 def configure_logging(

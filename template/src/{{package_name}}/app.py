@@ -2,22 +2,22 @@
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from typing import TypedDict
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from {{ package_name }} import health
-from {{ package_name }}.api import examples
-from {{ package_name }}.config import load_settings
-from {{ package_name }}.errors import install_error_handlers
-from {{ package_name }}.health import Readiness, ReadinessCheck, ShutdownState
-from {{ package_name }}.logging import configure_logging, get_logger
-from {{ package_name }}.middleware.body_limit import BodyLimitMiddleware
-from {{ package_name }}.middleware.request_context import RequestContextMiddleware
-from {{ package_name }}.middleware.security_headers import SecurityHeadersMiddleware
-from {{ package_name }}.settings import Settings
+from . import about, health
+from .api import examples
+from .config import load_settings
+from .errors import install_error_handlers
+from .health import Readiness, ReadinessCheck, ShutdownState
+from .logging import configure_logging, get_logger
+from .middleware.body_limit import BodyLimitMiddleware
+from .middleware.request_context import RequestContextMiddleware
+from .middleware.security_headers import SecurityHeadersMiddleware
+from .middleware.unhandled_errors import UnhandledErrorMiddleware
+from .settings import Settings
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -30,13 +30,6 @@ class State(TypedDict):
     settings: Settings
     readiness: Readiness
     item_store: examples.ItemStore
-
-
-def service_version() -> str:
-    try:
-        return version("{{ project_slug }}")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0.0.0"
 
 
 def create_app(
@@ -69,7 +62,7 @@ def create_app(
         logger.info(
             "service starting",
             service=settings.service_name,
-            version=service_version(),
+            version=about.version(),
             app_env=settings.app_env.value,
         )
         try:
@@ -80,9 +73,9 @@ def create_app(
 
     docs = settings.docs_enabled
     app = FastAPI(
-        title="{{ project_name }}",
-        description="{{ project_description }}",
-        version=service_version(),
+        title=about.TITLE,
+        description=about.description(),
+        version=about.version(),
         debug=settings.debug,
         lifespan=lifespan,
         docs_url=DOCS_URL if docs else None,
@@ -97,8 +90,13 @@ def create_app(
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Add middleware innermost first: each `add_middleware` wraps the previous."""
+    """Add middleware innermost first: each `add_middleware` wraps the previous.
+
+    Outermost first, a request meets: request context and the canonical log
+    line, security headers, CORS, the unhandled-error answer, the body limit.
+    """
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http.max_body_bytes)
+    app.add_middleware(UnhandledErrorMiddleware, expose_errors=settings.debug)
     if settings.http.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,

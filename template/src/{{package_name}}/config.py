@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from {{ package_name }}.settings import Settings
+from .settings import Settings
 
 ENV_NESTED_DELIMITER = "__"
 

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from {{ package_name }}.errors import problem_body, problem_response, request_id_of
-from {{ package_name }}.logging import get_logger
+from .errors import problem_body, problem_response, request_id_of
+from .logging import get_logger
 
 Probe = Callable[[], Awaitable[None]]
 

@@ -9,14 +9,15 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ package_name }}.errors import problem_body, problem_response
-from {{ package_name }}.logging import get_logger
+from ..logging import get_logger
+from .unhandled_errors import UNHANDLED_ERROR, server_error_response
 
 REQUEST_ID_HEADER = "x-request-id"
 # Inbound ids are echoed into logs and responses: letters, digits and . _ : -
 # only, so an id can neither forge log lines nor inject headers.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 SERVER_ERROR = 500
+SERVICE_UNAVAILABLE = 503
 
 
 def accept_request_id(inbound: str | None) -> str:
@@ -37,8 +38,9 @@ class RequestContextMiddleware:
     """Bind a request id into the log context and write the canonical log line.
 
     The line carries request_id, method, route template, status, duration_ms,
-    client address and bytes out. An exception nobody handled becomes a 500
-    problem response here, and its structured stack goes on the same line.
+    client address and bytes out. The structured stack of an unhandled
+    exception goes on the same line: `UnhandledErrorMiddleware` (innermost)
+    records it; an exception raised between the two is answered here.
     """
 
     def __init__(self, app: ASGIApp, *, expose_errors: bool = False) -> None:
@@ -73,25 +75,11 @@ class RequestContextMiddleware:
             except Exception as error:  # noqa: BLE001 - the last line of defence for any bug
                 failure = error
                 if status is None:
-                    await self._send_server_error(scope, receive, send_with_id, error, request_id)
+                    response = server_error_response(scope, error, expose=self.expose_errors)
+                    await response(scope, receive, send_with_id)
             finally:
-                self._log(scope, status, started, bytes_out, failure)
-
-    async def _send_server_error(
-        self, scope: Scope, receive: Receive, send: Send, error: Exception, request_id: str
-    ) -> None:
-        detail = "An unexpected error occurred. Quote the request_id when reporting it."
-        if self.expose_errors:
-            detail = f"{type(error).__name__}: {error}"
-        body = problem_body(
-            status=SERVER_ERROR,
-            title="Internal Server Error",
-            detail=detail,
-            problem_type="/problems/internal-error",
-            instance=scope.get("path"),
-            request_id=request_id,
-        )
-        await problem_response(body)(scope, receive, send)
+                recorded = scope["state"].get(UNHANDLED_ERROR)
+                self._log(scope, status, started, bytes_out, failure or recorded)
 
     def _log(
         self,
@@ -112,6 +100,10 @@ class RequestContextMiddleware:
         }
         if failure is not None:
             self.logger.error("request", exc_info=failure, **fields)
+        elif status == SERVICE_UNAVAILABLE:
+            # Expected while draining or when a dependency is down; its own
+            # cause is logged where it happens.
+            self.logger.warning("request", **fields)
         elif status is None or status >= SERVER_ERROR:
             self.logger.error("request", **fields)
         else:
