@@ -241,8 +241,8 @@ async def _handle_http_exception(request: Request, error: Exception) -> Response
 def install_error_handlers(app: FastAPI) -> None:
     """Render service, validation and routing errors as problem+json.
 
-    Unhandled exceptions are rendered by the request-context middleware, which
-    also logs them with their stack on the request's canonical log line.
+    Unhandled exceptions are rendered by `middleware.unhandled_errors`; the
+    request-context middleware logs their stack on the canonical log line.
     """
     app.add_exception_handler(ServiceError, _handle_service_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)

@@ -21,9 +21,10 @@ SENSITIVE_KEY = re.compile(
 # Values that carry credentials whatever key they sit under.
 _BEARER = re.compile(r"\b(Bearer|Basic|Digest|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 # Any userinfo (`user:password@` or a bare token `ghp_x@`), up to the last `@`
-# before the path, so a password that itself holds `@` is masked whole.
+# before the path, query or fragment, so a password that itself holds `@` is
+# masked whole while an `@` in a query string is left alone.
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@", re.IGNORECASE
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@", re.IGNORECASE
 )
 
 _MAX_DEPTH = 20
@@ -33,7 +34,7 @@ _PLAIN = (int, float, type(None))
 
 # One cheap search decides whether a string needs the two substitutions at all:
 # log values are mostly short and clean, and this runs for every one of them.
-_SUSPECT = re.compile(r"bearer|basic|digest|token|://[^/\s]*@", re.IGNORECASE)
+_SUSPECT = re.compile(r"bearer|basic|digest|token|://[^/?#\s]*@", re.IGNORECASE)
 
 
 def redact_text(text: str) -> str:
