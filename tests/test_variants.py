@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import QUESTIONS, VARIANT_IDS, VARIANTS
-from tests.variants import Question, covering_answer_sets, uncovered_pairs
+from tests.variants import Question, covering_answer_sets, refusals, uncovered_pairs
 
 
 def test_every_value_of_every_question_is_used() -> None:
@@ -58,3 +58,29 @@ def test_pairwise_is_smaller_than_the_full_product() -> None:
 
     assert uncovered_pairs(questions, answer_sets) == []
     assert len(answer_sets) < 3**5 / 4
+
+
+def test_answers_that_validators_refuse_are_never_generated() -> None:
+    questions = [
+        Question("database", "str", "postgresql", choices=("postgresql", "none")),
+        Question(
+            "auth",
+            "str",
+            "api_key",
+            choices=("api_key", "jwt", "none"),
+            validator="{% if auth == 'api_key' and database == 'none' %}needs a db{% endif %}",
+        ),
+        Question("python_version", "str", "3.12", choices=("3.12", "3.13")),
+    ]
+
+    answer_sets = covering_answer_sets(questions)
+
+    assert all(not (s["auth"] == "api_key" and s["database"] == "none") for s in answer_sets)
+    # Every value is still used: database=none comes with an auth that allows it.
+    assert {"database": "none", "auth": "jwt", "python_version": "3.12"} in answer_sets
+    assert uncovered_pairs(questions, answer_sets) == []
+
+
+def test_the_real_validators_accept_every_generated_variant() -> None:
+    for answers in VARIANTS:
+        assert refusals(QUESTIONS, answers) == [], answers

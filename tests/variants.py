@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from allpairspy import AllPairs
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2_ansible_filters import AnsibleCoreFiltersExtension  # type: ignore[import-untyped]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,6 +54,7 @@ class Question:
     choices: tuple[Any, ...] = ()
     multiselect: bool = False
     when: str | bool = True
+    validator: str = ""
 
     @property
     def derived(self) -> bool:
@@ -106,17 +108,70 @@ def load_questions(copier_yml: Path) -> list[Question]:
                 choices=tuple(choices),
                 multiselect=bool(spec.get("multiselect", False)),
                 when=spec.get("when", True),
+                validator=spec.get("validator", ""),
             )
         )
     return questions
+
+
+def _render(template: str, answers: Answers) -> str:
+    # The filters copier offers (regex_search, regex_replace, ...) for validators.
+    environment = SandboxedEnvironment(extensions=[AnsibleCoreFiltersExtension])
+    return environment.from_string(template).render(**answers).strip()
 
 
 def _is_asked(question: Question, answers: Answers) -> bool:
     """Render a question's `when` against the other answers, as copier does."""
     if isinstance(question.when, bool):
         return question.when
-    rendered = SandboxedEnvironment().from_string(question.when).render(**answers)
-    return rendered.strip().lower() not in {"", "false", "no", "0", "none", "off"}
+    return _render(question.when, answers).lower() not in {"", "false", "no", "0", "none", "off"}
+
+
+def _with_derived(questions: list[Question], answers: Answers) -> Answers:
+    """The answers plus every derived default, rendered in question order as copier does."""
+    complete = dict(answers)
+    for question in questions:
+        if question.derived and question.name not in complete:
+            complete[question.name] = _render(str(question.default), complete)
+    return complete
+
+
+def refusals(
+    questions: list[Question], answers: Answers, *, only: set[str] | None = None
+) -> list[str]:
+    """What copier's validators would say about these answers (nothing: valid).
+
+    `only` limits the check to some questions' validators.
+    """
+    complete = _with_derived(questions, answers)
+    messages = []
+    for question in questions:
+        if only is not None and question.name not in only:
+            continue
+        if question.validator and question.name in complete:
+            message = _render(question.validator, complete)
+            if message:
+                messages.append(message)
+    return messages
+
+
+def _repair(questions: list[Question], wanted: Answers) -> Answers | None:
+    """Keep the wanted answers; change other answers until the validators agree.
+
+    Gates constrain each other (an option may need another gate on); a
+    covering set must still use every value, with whatever else makes it valid.
+    """
+    answers = _normalise(questions, wanted)
+    if not refusals(questions, answers):
+        return answers
+    for question in questions:
+        if question.name in wanted or question.derived:
+            continue
+        for value in question.values():
+            candidate = _normalise(questions, {**answers, question.name: value})
+            if not refusals(questions, candidate):
+                return candidate
+    return None
 
 
 def _defaults(questions: list[Question]) -> Answers:
@@ -139,7 +194,14 @@ def pairwise(questions: list[Question]) -> list[Answers]:
         return []
     if len(varied) == 1:
         return [{varied[0].name: value} for value in varied[0].values()]
-    rows = AllPairs([list(q.values()) for q in varied])
+
+    def acceptable(row: list[Any]) -> bool:
+        # allpairspy builds rows left to right; judge the prefix it has so far
+        # (validators refer to earlier questions, as copier asks them in order).
+        answers = {q.name: value for q, value in zip(varied, row, strict=False)}
+        return not refusals(questions, _normalise(questions, answers), only=set(answers))
+
+    rows = AllPairs([list(q.values()) for q in varied], filter_func=acceptable)
     return [{q.name: value for q, value in zip(varied, row, strict=True)} for row in rows]
 
 
@@ -157,8 +219,9 @@ def covering_answer_sets(questions: list[Question]) -> list[Answers]:
     ]
     unique: dict[str, Answers] = {}
     for candidate in candidates:
-        answers = _normalise(questions, candidate)
-        unique.setdefault(json.dumps(answers, sort_keys=True), answers)
+        answers = _repair(questions, candidate)
+        if answers is not None:
+            unique.setdefault(json.dumps(answers, sort_keys=True), answers)
     return list(unique.values())
 
 
@@ -184,9 +247,9 @@ def uncovered_pairs(questions: list[Question], answer_sets: list[Answers]) -> li
     missing = []
     for first, second in itertools.combinations(varied, 2):
         for a, b in itertools.product(first.values(), second.values()):
-            combined = _normalise(questions, {first.name: a, second.name: b})
-            if combined.get(first.name) != a or combined.get(second.name) != b:
-                continue  # one of the two is not asked in this combination
+            combined = _repair(questions, {first.name: a, second.name: b})
+            if combined is None or combined.get(first.name) != a or combined.get(second.name) != b:
+                continue  # never valid together, or one of the two is not asked then
             if not any(s.get(first.name) == a and s.get(second.name) == b for s in answer_sets):
                 missing.append(f"{first.name}={a!r} with {second.name}={b!r}")
     return missing

@@ -1,0 +1,1 @@
+"""Durable storage: SQLAlchemy 2 async engine, models and Alembic migrations."""

@@ -1,0 +1,63 @@
+"""`<package> db ...`: apply and write migrations."""
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import migrate
+from .settings import DatabaseSettings
+
+# Returns the database settings, or None after printing why they are invalid.
+Loader = Callable[[], DatabaseSettings | None]
+EXIT_CONFIG = 78
+EXIT_FAILED = 1
+
+
+def add_database_commands(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]", load: Loader
+) -> None:
+    db = commands.add_parser("db", help="database migrations (Alembic)")
+    actions = db.add_subparsers(dest="db_command", required=True)
+
+    upgrade = actions.add_parser("upgrade", help="apply migrations (default: to the newest)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(handler=_run(load, lambda s, a: migrate.upgrade(s, a.revision)))
+
+    downgrade = actions.add_parser("downgrade", help="revert migrations down to REVISION")
+    downgrade.add_argument("revision", help="target revision, e.g. -1 or base")
+    downgrade.set_defaults(handler=_run(load, lambda s, a: migrate.downgrade(s, a.revision)))
+
+    current = actions.add_parser("current", help="show the revision the database is at")
+    current.set_defaults(handler=_run(load, lambda s, _: migrate.current(s)))
+
+    revision = actions.add_parser("revision", help="write a new migration file")
+    revision.add_argument("-m", "--message", required=True)
+    revision.add_argument(
+        "--autogenerate", action="store_true", help="compare the models with the database"
+    )
+    revision.set_defaults(
+        handler=_run(
+            load,
+            lambda s, a: migrate.revision(s, a.message, autogenerate=a.autogenerate),
+        )
+    )
+
+
+def _run(
+    load: Loader, action: Callable[[DatabaseSettings, argparse.Namespace], None]
+) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        settings = load()
+        if settings is None:
+            return EXIT_CONFIG
+        try:
+            action(settings, args)
+        except (SQLAlchemyError, OSError) as error:
+            # The driver's message names the host, never the password.
+            print(f"database command failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        return 0
+
+    return handler
