@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Constraint names are part of the schema: stable names make migrations that
 # drop or alter a constraint work the same on every database.
@@ -50,31 +50,42 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-class AuditRecord(Base):
+class TenantRecord:
+    """Columns of an append-only record that belongs to one tenant.
+
+    Reads are "this tenant's records over a period", hence the index; the
+    request id ties a record to the canonical log line of the request.
+    """
+
+    __tablename__: str  # set by each record class
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Index, ...]:
+        return (Index(f"ix_{cls.__tablename__}_tenant_time", "tenant_id", "occurred_at"),)
+
+
+class AuditRecord(TenantRecord, Base):
     """A privileged action: who did what to which target, when, in which request."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_tenant_time", "tenant_id", "occurred_at"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100))
     target: Mapped[str] = mapped_column(String(200))
-    request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(Document, default=dict)
 
 
-class UsageRecord(Base):
+class UsageRecord(TenantRecord, Base):
     """One metered call (e.g. to an LLM provider): tokens and what they cost."""
 
     __tablename__ = "usage_ledger"
-    __table_args__ = (Index("ix_usage_ledger_tenant_time", "tenant_id", "occurred_at"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="RESTRICT"))
     principal: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(50))
     model: Mapped[str] = mapped_column(String(100))
@@ -82,4 +93,3 @@ class UsageRecord(Base):
     input_tokens: Mapped[int] = mapped_column(Integer)
     output_tokens: Mapped[int] = mapped_column(Integer)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 6))
-    request_id: Mapped[str | None] = mapped_column(String(128))
