@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import import_module
-from typing import Any
+from typing import Any, TextIO
 
 from fastapi import FastAPI
 
@@ -55,21 +55,26 @@ def baseline_app(package: str) -> FastAPI:
     return app
 
 
-def service_app(package: str) -> FastAPI:
+def service_app(package: str, log_stream: TextIO | None = None) -> FastAPI:
     app_module = import_module(f"{package}.app")
     settings_module = import_module(f"{package}.settings")
     logging_module = import_module(f"{package}.logging")
-    # Explicit values win over the environment; `_env_file=None` keeps the
-    # project's .env (written by `copier copy`) out of the measurement.
+    # Staging: every production behaviour that costs time per request (JSON
+    # log line, redaction, headers) without production's demand for real
+    # backing services, which the measured endpoints never touch. Explicit
+    # values win over the environment; `_env_file=None` keeps the project's
+    # .env (written by `copier copy`) out of the measurement.
     settings = settings_module.Settings(
         _env_file=None,
-        app_env="production",
+        app_env="staging",
         security={"secret_key": secrets.token_urlsafe(48)},
         log={"format": "json"},
     )
     app: FastAPI = app_module.create_app(settings)
-    # Production logging, written to memory: the canonical line's cost is real.
-    logging_module.configure_logging(settings.log, production=True, stream=io.StringIO())
+    # JSON logging, written to memory: the canonical line's cost is real.
+    logging_module.configure_logging(
+        settings.log, production=True, stream=log_stream or io.StringIO()
+    )
     return app
 
 

@@ -42,13 +42,23 @@ def main() -> int:
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
         subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, env=env, check=True)
-        script = REPO_ROOT / "bench" / "asgi_overhead.py"
-        result = subprocess.run(
-            ["uv", "run", "--no-sync", "python", str(script), answers["package_name"]],
-            cwd=project,
-            check=False,
-        )
-        return result.returncode
+        package = answers["package_name"]
+        env["BENCH_PACKAGE"] = package
+        scripts = ["asgi_overhead.py"]
+        if shutil.which("wrk") is not None:
+            scripts.append("http_overhead.py")
+        else:
+            print("wrk not found: skipping the HTTP benchmark (apt-get install wrk)")
+        for script in scripts:
+            result = subprocess.run(
+                ["uv", "run", "--no-sync", "python", str(REPO_ROOT / "bench" / script), package],
+                cwd=project,
+                env=env,
+                check=False,
+            )
+            if result.returncode != 0:
+                return result.returncode
+        return 0
 
 
 if __name__ == "__main__":

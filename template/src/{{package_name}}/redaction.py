@@ -30,6 +30,8 @@ _URL_CREDENTIALS = re.compile(
 _MAX_DEPTH = 20
 # Values that cannot hold a credential: most of a log line's fields.
 _PLAIN = (int, float, type(None))
+# Added by the logging setup's own processors, never by a caller.
+_OWN_FIELDS = frozenset({"timestamp", "level", "logger"})
 
 
 # One cheap search decides whether a string needs the two substitutions at all:
@@ -84,10 +86,19 @@ def _is_sensitive_name(key: str) -> bool:
 def redact_event(
     _logger: object, _method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """Structlog processor: mask every sensitive key and value in the event."""
+    """Structlog processor: mask every sensitive key and value in the event.
+
+    It runs for every log line, the canonical request line included, so the
+    common cases take the shortest path: fields the logging setup itself adds
+    are skipped, numbers are kept, and strings get one cheap search.
+    """
     for key, value in event_dict.items():
-        if _is_sensitive_key(key):
+        if key in _OWN_FIELDS:
+            continue
+        if _is_sensitive_name(key):
             event_dict[key] = REDACTED
-        elif not isinstance(value, _PLAIN):  # most values of a log line are numbers
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
+        elif not isinstance(value, _PLAIN):
             event_dict[key] = redact(value)
     return event_dict
