@@ -18,7 +18,17 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-COPIER = [sys.executable, "-m", "copier", "copy", "--quiet", "--trust", "--defaults"]
+# auth=none: the benchmark measures the core, not a credential check per request.
+COPIER = [
+    sys.executable,
+    "-m",
+    "copier",
+    "copy",
+    "--quiet",
+    "--trust",
+    "--defaults",
+    "--data=auth=none",
+]
 
 
 def main() -> int:

@@ -9,6 +9,8 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..auth.dependencies import PRINCIPAL_STATE
+from ..auth.principal import Principal
 from ..logging import get_logger
 from .unhandled_errors import UNHANDLED_ERROR, server_error_response
 
@@ -90,6 +92,7 @@ class RequestContextMiddleware:
         failure: Exception | None,
     ) -> None:
         client = scope.get("client")
+        principal = scope["state"].get(PRINCIPAL_STATE)
         fields: dict[str, Any] = {
             "method": scope["method"],
             "route": route_template(scope),
@@ -98,6 +101,9 @@ class RequestContextMiddleware:
             "client": client[0] if client else None,
             "bytes_out": bytes_out,
         }
+        if isinstance(principal, Principal):
+            fields["principal"] = principal.subject
+            fields["tenant"] = principal.tenant_id
         if failure is not None:
             self.logger.error("request", exc_info=failure, **fields)
         elif status == SERVICE_UNAVAILABLE:
