@@ -41,12 +41,16 @@ def baseline_app(package: str) -> FastAPI:
     """Serve the same routers and lifespan state, without the core's middleware."""
     health = import_module(f"{package}.health")
     examples = import_module(f"{package}.api.examples")
+    # run.py renders auth=none: the routes' principal is the anonymous one.
+    anonymous = import_module(f"{package}.auth.anonymous")
+    auth_settings = import_module(f"{package}.auth.settings")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         yield {
             "readiness": health.Readiness(checks=[], timeout_seconds=2.0),
             "item_store": examples.ItemStore(),
+            "authenticator": anonymous.AnonymousAuthenticator(auth_settings.AuthSettings()),
         }
 
     app = FastAPI(lifespan=lifespan)
