@@ -64,6 +64,29 @@ def python_versions(project_env: dict[str, str], tools: Path) -> set[str]:
     return available
 
 
+@pytest.fixture(scope="session")
+def postgres_problem(project_env: dict[str, str]) -> str | None:
+    """Why generated integration tests could not reach PostgreSQL here, or None.
+
+    Checked once, so a machine without a database fails each database variant at
+    once with one clear message instead of after installing and running it.
+    """
+    if project_env.get("TEST_DATABASE_URL"):
+        return None
+    docker = shutil.which("docker")
+    if docker is not None:
+        info = subprocess.run(
+            [docker, "info"], env=project_env, capture_output=True, check=False, timeout=60
+        )
+        if info.returncode == 0:
+            return None
+    return (
+        "the generated integration tests need PostgreSQL: set TEST_DATABASE_URL to a server "
+        "they may create databases on (e.g. postgresql://postgres@127.0.0.1:5432/postgres), "
+        "or start Docker so that testcontainers can run one"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "answers" in metafunc.fixturenames:
         metafunc.parametrize("answers", VARIANTS, ids=VARIANT_IDS)

@@ -30,7 +30,10 @@ def test_generated_project_passes_its_own_checks_and_tests(
     tmp_path: Path,
     project_env: dict[str, str],
     python_versions: set[str],
+    postgres_problem: str | None,
 ) -> None:
+    if answers.get("database", "none") != "none" and postgres_problem is not None:
+        pytest.fail(postgres_problem, pytrace=False)
     version = str(answers.get("python_version", "3.12"))
     if version not in python_versions:
         pytest.fail(
