@@ -12,13 +12,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..auth.dependencies import PRINCIPAL_STATE
 from ..auth.principal import Principal
 from ..logging import get_logger
-from .unhandled_errors import UNHANDLED_ERROR, server_error_response
+from .unhandled_errors import SERVER_ERROR, UNHANDLED_ERROR, server_error_response
 
 REQUEST_ID_HEADER = "x-request-id"
 # Inbound ids are echoed into logs and responses: letters, digits and . _ : -
 # only, so an id can neither forge log lines nor inject headers.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-SERVER_ERROR = 500
 SERVICE_UNAVAILABLE = 503
 
 

@@ -6,13 +6,12 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..exit_codes import EXIT_CONFIG, EXIT_FAILED
 from . import migrate
 from .settings import DatabaseSettings
 
 # Returns the database settings, or None after printing why they are invalid.
 Loader = Callable[[], DatabaseSettings | None]
-EXIT_CONFIG = 78
-EXIT_FAILED = 1
 
 
 def add_database_commands(
@@ -52,12 +51,17 @@ def _run(
         settings = load()
         if settings is None:
             return EXIT_CONFIG
-        try:
-            action(settings, args)
-        except (SQLAlchemyError, OSError) as error:
-            # The driver's message names the host, never the password.
-            print(f"database command failed: {type(error).__name__}: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        return 0
+        return run_guarded("database command", lambda: action(settings, args))
 
     return handler
+
+
+def run_guarded(label: str, command: Callable[[], None]) -> int:
+    """Run a command that talks to the database; a failure is reported and exits 1."""
+    try:
+        command()
+    except (SQLAlchemyError, OSError) as error:
+        # The driver's message names the host, never the password.
+        print(f"{label} failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
