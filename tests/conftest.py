@@ -64,27 +64,41 @@ def python_versions(project_env: dict[str, str], tools: Path) -> set[str]:
     return available
 
 
-@pytest.fixture(scope="session")
-def postgres_problem(project_env: dict[str, str]) -> str | None:
-    """Why generated integration tests could not reach PostgreSQL here, or None.
-
-    Checked once, so a machine without a database fails each database variant at
-    once with one clear message instead of after installing and running it.
-    """
-    if project_env.get("TEST_DATABASE_URL"):
-        return None
+def _docker_runs(project_env: dict[str, str]) -> bool:
     docker = shutil.which("docker")
-    if docker is not None:
-        info = subprocess.run(
-            [docker, "info"], env=project_env, capture_output=True, check=False, timeout=60
-        )
-        if info.returncode == 0:
-            return None
-    return (
-        "the generated integration tests need PostgreSQL: set TEST_DATABASE_URL to a server "
-        "they may create databases on (e.g. postgresql://postgres@127.0.0.1:5432/postgres), "
-        "or start Docker so that testcontainers can run one"
+    if docker is None:
+        return False
+    info = subprocess.run(
+        [docker, "info"], env=project_env, capture_output=True, check=False, timeout=60
     )
+    return info.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def service_problems(project_env: dict[str, str]) -> dict[str, str]:
+    """Why generated integration tests could not reach each real service here.
+
+    Keys are "postgresql" and "redis"; a service missing from the result is
+    reachable. Checked once, so a machine without them fails each variant that
+    needs one at once, with one clear message, instead of after installing and
+    running it.
+    """
+    docker = _docker_runs(project_env)
+    problems = {}
+    if not project_env.get("TEST_DATABASE_URL") and not docker:
+        problems["postgresql"] = (
+            "the generated integration tests need PostgreSQL: set TEST_DATABASE_URL to a "
+            "server they may create databases on (e.g. "
+            "postgresql://postgres@127.0.0.1:5432/postgres), or start Docker so that "
+            "testcontainers can run one"
+        )
+    if not project_env.get("TEST_REDIS_URL") and not docker:
+        problems["redis"] = (
+            "the generated guardrail tests need Redis: set TEST_REDIS_URL to a server they "
+            "may write to (e.g. redis://127.0.0.1:6379/0), or start Docker so that "
+            "testcontainers can run one"
+        )
+    return problems
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

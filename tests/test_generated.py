@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.generated
 
+# Gates whose generated tests need a real Redis.
+GUARDRAILS = ("rate_limit", "cost_cap", "idempotency")
 # pytest's final line, e.g. "==== 84 passed in 12.3s ====".
 SUMMARY = re.compile(r"^=+ (.+ in [\d.]+s.*) =+$", re.MULTILINE)
 
@@ -30,10 +32,15 @@ def test_generated_project_passes_its_own_checks_and_tests(
     tmp_path: Path,
     project_env: dict[str, str],
     python_versions: set[str],
-    postgres_problem: str | None,
+    service_problems: dict[str, str],
 ) -> None:
-    if answers.get("database", "none") != "none" and postgres_problem is not None:
-        pytest.fail(postgres_problem, pytrace=False)
+    needed = {
+        "postgresql": answers.get("database", "none") != "none",
+        "redis": any(answers.get(gate, False) for gate in GUARDRAILS),
+    }
+    for service, problem in service_problems.items():
+        if needed[service]:
+            pytest.fail(problem, pytrace=False)
     version = str(answers.get("python_version", "3.12"))
     if version not in python_versions:
         pytest.fail(

@@ -5,6 +5,11 @@ else, so a slow database never gets a healthy process restarted. `/readyz`
 runs every registered readiness check concurrently, each under a timeout, and
 names the ones that failed; it also fails while the service drains for
 shutdown, so load balancers stop sending traffic before connections close.
+
+A check that is not critical (the guardrails' store: the service keeps
+answering without it, per each gate's failure policy) reports `degraded`
+instead of failing: taking every replica out of the load balancer because
+their shared Redis is down would turn a degraded service into an outage.
 """
 
 import asyncio
@@ -26,10 +31,14 @@ Probe = Callable[[], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class ReadinessCheck:
-    """A named dependency probe: returns when healthy, raises when not."""
+    """A named dependency probe: returns when healthy, raises when not.
+
+    `critical=False`: a failure degrades the service but leaves it ready.
+    """
 
     name: str
     probe: Probe
+    critical: bool = True
 
 
 @dataclass(slots=True)
@@ -47,7 +56,7 @@ class Readiness:
 
 
 class CheckResult(BaseModel):
-    status: Literal["ok", "failed"]
+    status: Literal["ok", "degraded", "failed"]
     duration_ms: float
     error: str | None = None
 
@@ -57,7 +66,7 @@ class LiveStatus(BaseModel):
 
 
 class ReadyStatus(BaseModel):
-    status: Literal["ready"] = "ready"
+    status: Literal["ready", "degraded"] = "ready"
     checks: dict[str, CheckResult]
 
 
@@ -80,7 +89,8 @@ async def run_check(check: ReadinessCheck, timeout_seconds: float) -> CheckResul
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     if error is None:
         return CheckResult(status="ok", duration_ms=duration_ms)
-    return CheckResult(status="failed", duration_ms=duration_ms, error=error)
+    status: Literal["degraded", "failed"] = "failed" if check.critical else "degraded"
+    return CheckResult(status=status, duration_ms=duration_ms, error=error)
 
 
 async def run_checks(readiness: Readiness) -> dict[str, CheckResult]:
@@ -118,7 +128,8 @@ async def readyz(
     failed = sorted(name for name, result in results.items() if result.status == "failed")
     if failed:
         return _not_ready(request, f"Failed readiness checks: {', '.join(failed)}.", results)
-    return ReadyStatus(checks=results)
+    degraded = any(result.status == "degraded" for result in results.values())
+    return ReadyStatus(status="degraded" if degraded else "ready", checks=results)
 
 
 def _not_ready(request: Request, detail: str, results: dict[str, CheckResult]) -> Response:

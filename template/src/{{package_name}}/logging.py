@@ -6,16 +6,23 @@ structlog for the service's own events and routes standard-library records
 one format and passes through redaction.
 """
 
+from __future__ import annotations
+
 import logging
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 import structlog
-from structlog.types import Processor
 
 from .redaction import redact_event
-from .settings import LogSettings
+
+if TYPE_CHECKING:
+    from structlog.types import Processor
+
+    # Only a type here: gate settings modules import logging, and the root
+    # settings import them, so a runtime import would be circular.
+    from .settings import LogSettings
 
 _LEVELS = logging.getLevelNamesMapping()
 

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from ..errors import ForbiddenError
+from ..errors import ForbiddenError, UnauthorizedError
 from .principal import ADMINS, READERS, WRITERS, Principal, Role
 
 if TYPE_CHECKING:
@@ -13,12 +13,36 @@ if TYPE_CHECKING:
 
 # Where the request-context middleware finds the principal for the log line.
 PRINCIPAL_STATE = "principal"
+# Why the credentials were refused, kept so they are checked once per request.
+REFUSAL_STATE = "authentication_refusal"
+
+
+async def identify(request: Request) -> Principal | None:
+    """The caller's principal, or None when its credentials are missing or bad.
+
+    Authenticates at most once per request: the outcome is kept on the request,
+    so a gate that runs before the route (the rate limit keys on the principal)
+    and the route's own role check share one lookup.
+    """
+    known: Principal | None = getattr(request.state, PRINCIPAL_STATE, None)
+    if known is not None or getattr(request.state, REFUSAL_STATE, None) is not None:
+        return known
+    authenticator: Authenticator = request.state.authenticator
+    try:
+        principal = await authenticator.authenticate(request.headers)
+    except UnauthorizedError as refusal:
+        setattr(request.state, REFUSAL_STATE, refusal)
+        return None
+    setattr(request.state, PRINCIPAL_STATE, principal)
+    return principal
 
 
 async def current_principal(request: Request) -> Principal:
-    authenticator: Authenticator = request.state.authenticator
-    principal = await authenticator.authenticate(request.headers)
-    request.state.principal = principal
+    """The authenticated caller; 401 with a challenge when there is none."""
+    principal = await identify(request)
+    if principal is None:
+        refusal: UnauthorizedError = getattr(request.state, REFUSAL_STATE)
+        raise refusal
     return principal
 
 
