@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..auth.dependencies import PRINCIPAL_STATE
 from ..auth.principal import Principal
+from ..client_address import client_ip
 from ..logging import get_logger
 from .unhandled_errors import SERVER_ERROR, UNHANDLED_ERROR, server_error_response
 
@@ -39,14 +40,17 @@ class RequestContextMiddleware:
     """Bind a request id into the log context and write the canonical log line.
 
     The line carries request_id, method, route template, status, duration_ms,
-    client address and bytes out. The structured stack of an unhandled
-    exception goes on the same line: `UnhandledErrorMiddleware` (innermost)
-    records it; an exception raised between the two is answered here.
+    client address (see `client_address`) and bytes out. The structured stack
+    of an unhandled exception goes on the same line: `UnhandledErrorMiddleware`
+    (innermost) records it; an exception raised between the two is answered here.
     """
 
-    def __init__(self, app: ASGIApp, *, expose_errors: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, *, expose_errors: bool = False, trusted_proxy_hops: int = 0
+    ) -> None:
         self.app = app
         self.expose_errors = expose_errors
+        self.trusted_proxy_hops = trusted_proxy_hops
         self.logger = get_logger("request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,14 +94,14 @@ class RequestContextMiddleware:
         bytes_out: int,
         failure: Exception | None,
     ) -> None:
-        client = scope.get("client")
+        client = client_ip(scope, self.trusted_proxy_hops)
         principal = scope["state"].get(PRINCIPAL_STATE)
         fields: dict[str, Any] = {
             "method": scope["method"],
             "route": route_template(scope),
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "client": client[0] if client else None,
+            "client": str(client) if client else None,
             "bytes_out": bytes_out,
         }
         if isinstance(principal, Principal):
