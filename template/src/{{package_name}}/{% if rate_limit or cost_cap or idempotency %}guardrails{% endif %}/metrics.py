@@ -49,7 +49,7 @@ class GuardrailMetrics:
         )
 
     def decided(self, gate: str, outcome: str) -> None:
-        self.decisions.labels(gate=gate, outcome=outcome).inc()
+        self.decisions.labels(gate, outcome).inc()
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """A sample's current value (0 when never set): for tests and diagnostics."""
