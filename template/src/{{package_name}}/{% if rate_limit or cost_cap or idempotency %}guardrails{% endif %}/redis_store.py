@@ -131,7 +131,9 @@ class RedisStore:
                 replies = await self._replies(batch)
         except BaseException as error:
             # Every caller waits on its call: each must hear how the batch ended.
-            failure = error if isinstance(error, Exception) else RedisConnectionError("closed")
+            failure = error
+            if not isinstance(error, Exception):  # cancelled: the store is closing
+                failure = RedisConnectionError("the store is closing")
             for call in batch:
                 if not call.reply.done():
                     call.reply.set_exception(failure)
