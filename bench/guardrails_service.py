@@ -10,11 +10,8 @@ import asyncio
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,11 +19,12 @@ from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from processes import free_port, stop, wait_until_live
+
 BENCH = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 STARTUP_SECONDS = 30.0
-STOP_SECONDS = 10.0
 DELETE_BATCH = 1000
 # utime and stime in /proc/<pid>/stat, counted from the field after the command name.
 USER_TIME = 11
@@ -162,13 +160,6 @@ class Server:
         return (user + system) / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serve(run: Run, name: str, factory: str, environment: Mapping[str, str]) -> Iterator[Server]:
     """Serve `factory` with one uvicorn worker, as every app in the benchmark is."""
@@ -191,24 +182,11 @@ def serve(run: Run, name: str, factory: str, environment: Mapping[str, str]) -> 
             stderr=stderr,
         )
     try:
-        _wait_until_live(process, f"http://127.0.0.1:{port}/livez", errors)
+        try:
+            wait_until_live(process, f"http://127.0.0.1:{port}/livez", STARTUP_SECONDS)
+        except RuntimeError as error:
+            message = f"{error}:\n{errors.read_text()}"
+            raise RuntimeError(message) from None
         yield Server(name=name, port=port, api_key=run.api_key, pid=process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_live(process: subprocess.Popen[bytes], url: str, errors: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own server on loopback
-                return
-        except OSError:
-            time.sleep(0.1)
-    message = f"{url} did not answer within {STARTUP_SECONDS:g}s:\n{errors.read_text()}"
-    raise RuntimeError(message)
+        stop(process)

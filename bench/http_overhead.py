@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asgi_overhead import baseline_app, service_app
+from processes import free_port, stop, wait_until_live
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,13 +39,6 @@ def core() -> FastAPI:
     return service_app(os.environ["BENCH_PACKAGE"], log_stream=sink)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start(factory: str, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", f"http_overhead:{factory}"]
     command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
@@ -55,16 +46,12 @@ def start(factory: str, port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=1):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    message = f"{factory} did not start within {STARTUP_SECONDS:g}s"
-    raise RuntimeError(message)
+    try:
+        wait_until_live(process, f"http://127.0.0.1:{port}/livez", STARTUP_SECONDS)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process
 
 
 def load(port: int, seconds: int) -> float:
@@ -95,8 +82,7 @@ def main() -> None:
                 samples[name].append(load(port, SECONDS_PER_ROUND))
     finally:
         for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+            stop(process)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"median of {ROUNDS} rounds of {SECONDS_PER_ROUND}s, wrk -c{CONNECTIONS} GET /livez")
     for name, median in medians.items():

@@ -57,6 +57,11 @@ def _upstream_url() -> str:
     return os.environ["BENCH_UPSTREAM_URL"]
 
 
+async def livez() -> dict[str, str]:
+    """Answer once the forwarder serves: the benchmark waits for it."""
+    return {"status": "ok"}
+
+
 def aiohttp_forwarder() -> FastAPI:
     import aiohttp  # noqa: PLC0415 - each forwarder imports only its own client
 
@@ -79,6 +84,7 @@ def aiohttp_forwarder() -> FastAPI:
             return Response(content, status_code=answer.status, media_type="application/json")
 
     app.add_api_route("/v1/chat", chat, methods=["POST"])
+    app.add_api_route("/livez", livez)
     return app
 
 
@@ -103,6 +109,7 @@ def _httpx_like_forwarder(module_name: str) -> FastAPI:
         )
 
     app.add_api_route("/v1/chat", chat, methods=["POST"])
+    app.add_api_route("/livez", livez)
     return app
 
 

@@ -5,18 +5,16 @@ Run by `llm_clients.py` in an environment that has every client installed.
 
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from processes import free_port, stop, wait_until_live
 
 BENCH = Path(__file__).resolve().parent
 CLIENTS = 64
@@ -51,13 +49,6 @@ class Sample:
     failed: int
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serve(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
@@ -73,22 +64,10 @@ def serve(target: str, *, factory: bool, env: dict[str, str]) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break  # it answers: 404 or 405 is as good as 200 here
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    message = f"{target} did not start"
-                    raise RuntimeError(message) from None
-                time.sleep(0.1)
+        wait_until_live(process, f"{url}/livez", STARTUP_SECONDS)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def load(url: str, script: Path, seconds: int) -> Sample:
