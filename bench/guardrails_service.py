@@ -7,7 +7,6 @@ the end, whatever happened.
 """
 
 import asyncio
-import math
 import os
 import secrets
 import subprocess
@@ -19,16 +18,13 @@ from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from processes import free_port, stop, wait_until_live
+from processes import cpu_seconds, free_port, stop, wait_until_live
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 STARTUP_SECONDS = 30.0
 DELETE_BATCH = 1000
-# utime and stime in /proc/<pid>/stat, counted from the field after the command name.
-USER_TIME = 11
-SYSTEM_TIME = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +97,7 @@ class Run:
             key = run.cli("keys", "create", "--tenant", "bench", "--role", "member").strip()
             yield replace(run, api_key=key)
         finally:
-            removed = asyncio.run(_forget_keys(redis_url, prefix))
+            removed = asyncio.run(forget_keys(redis_url, prefix))
             asyncio.run(_execute(admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             print(f"cleaned up: database {database} dropped, {removed} Redis keys deleted")
 
@@ -116,7 +112,8 @@ async def _execute(admin_url: str, statement: str) -> None:
         await connection.close()
 
 
-async def _forget_keys(redis_url: str, prefix: str) -> int:
+async def forget_keys(redis_url: str, prefix: str) -> int:
+    """Delete every Redis key that starts with `prefix-`; return how many there were."""
     redis = import_module("redis.asyncio")
     client = redis.Redis.from_url(redis_url)
     removed = 0
@@ -150,14 +147,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far (user + system); NaN off Linux."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return math.nan
-        # Fields after the command name, which is in parentheses and may hold spaces.
-        fields = stat.rpartition(")")[2].split()
-        user, system = int(fields[USER_TIME]), int(fields[SYSTEM_TIME])
-        return (user + system) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
 
 @contextmanager

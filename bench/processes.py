@@ -4,12 +4,18 @@ Plain standard library: every benchmark script imports it, whichever
 environment it runs in (the generated project's, or a throwaway one).
 """
 
+import math
+import os
 import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 STOP_SECONDS = 10.0
+# utime and stime in /proc/<pid>/stat, counted from the field after the command name.
+USER_TIME = 11
+SYSTEM_TIME = 12
 
 
 def free_port() -> int:
@@ -46,3 +52,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time process `pid` has used so far (user + system); NaN off Linux."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return math.nan
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat.rpartition(")")[2].split()
+    user, system = int(fields[USER_TIME]), int(fields[SYSTEM_TIME])
+    return (user + system) / os.sysconf("SC_CLK_TCK")

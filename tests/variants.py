@@ -188,21 +188,88 @@ def _normalise(questions: list[Question], answers: Answers) -> Answers:
     }
 
 
-def pairwise(questions: list[Question]) -> list[Answers]:
-    varied = [q for q in questions if not q.derived and len(q.values()) > 1]
-    if not varied:
-        return []
-    if len(varied) == 1:
-        return [{varied[0].name: value} for value in varied[0].values()]
+def _controller(question: Question, questions: list[Question]) -> Question | None:
+    """The earlier bool question that decides whether `question` is asked, if one does."""
+    if isinstance(question.when, bool):
+        return None
+    for candidate in questions:
+        if candidate.name == question.name:
+            return None
+        if candidate.type != "bool":
+            continue
+        base = _defaults(questions)
+        on = _is_asked(question, _with_derived(questions, {**base, candidate.name: True}))
+        off = _is_asked(question, _with_derived(questions, {**base, candidate.name: False}))
+        if on != off:
+            return candidate
+    return None
 
-    def acceptable(row: list[Any]) -> bool:
+
+def _dimensions(questions: list[Question]) -> list[list[Answers]]:
+    """What the pairwise array varies: each value of a question as an answer fragment.
+
+    A question asked only when an earlier bool is on (`llm_providers` under
+    `llm`) is folded into that bool: its values come with the bool on, and the
+    bool off is one more value. Pairs then hold only answers copier really asks
+    together, and every pair with a conditional value can be covered.
+    """
+    varied = [q for q in questions if not q.derived and len(q.values()) > 1]
+    folded: dict[str, Question] = {}
+    for question in varied:
+        controller = _controller(question, questions)
+        if controller is not None and controller in varied:
+            folded[question.name] = controller
+    dimensions = []
+    for question in varied:
+        if question.name in folded:
+            continue
+        dependants = [q for q in varied if folded.get(q.name) == question]
+        if not dependants:
+            dimensions.append([{question.name: value} for value in question.values()])
+            continue
+        fragments: list[Answers] = [{question.name: question.off()}]
+        for dependant in dependants:
+            fragments += [
+                {question.name: question.on(), dependant.name: value}
+                for value in dependant.values()
+                if not refusals(
+                    questions,
+                    _normalise(questions, {question.name: question.on(), dependant.name: value}),
+                )
+            ]
+        dimensions.append(fragments)
+    return dimensions
+
+
+def pairwise(questions: list[Question]) -> list[Answers]:
+    dimensions = _dimensions(questions)
+    if not dimensions:
+        return []
+    if len(dimensions) == 1:
+        return [dict(fragment) for fragment in dimensions[0]]
+
+    def merged(row: list[Answers]) -> Answers:
+        answers: Answers = {}
+        for fragment in row:
+            answers.update(fragment)
+        return answers
+
+    def acceptable(row: list[Answers]) -> bool:
         # allpairspy builds rows left to right; judge the prefix it has so far
         # (validators refer to earlier questions, as copier asks them in order).
-        answers = {q.name: value for q, value in zip(varied, row, strict=False)}
+        answers = merged(row)
         return not refusals(questions, _normalise(questions, answers), only=set(answers))
 
-    rows = AllPairs([list(q.values()) for q in varied], filter_func=acceptable)
-    return [{q.name: value for q, value in zip(varied, row, strict=True)} for row in rows]
+    rows = [merged(row) for row in AllPairs(dimensions, filter_func=acceptable)]
+    # allpairspy's greedy search can leave a pair out when the filter refuses
+    # its first choices: add a row for each pair it missed.
+    for first, second in itertools.combinations(dimensions, 2):
+        for a, b in itertools.product(first, second):
+            pair = {**a, **b}
+            covered = any(all(row.get(k) == v for k, v in pair.items()) for row in rows)
+            if not covered and not refusals(questions, _normalise(questions, pair)):
+                rows.append(pair)
+    return rows
 
 
 def covering_answer_sets(questions: list[Question]) -> list[Answers]:
@@ -215,14 +282,33 @@ def covering_answer_sets(questions: list[Question]) -> list[Answers]:
         {q.name: q.off() for q in gates},
         {name: value for name, value in UNUSUAL_NAMES.items() if name in names},
         *pairwise(questions),
-        *({q.name: v} for q in questions if not q.derived for v in q.values()),
     ]
     unique: dict[str, Answers] = {}
     for candidate in candidates:
         answers = _repair(questions, candidate)
         if answers is not None:
             unique.setdefault(json.dumps(answers, sort_keys=True), answers)
+    # Pairs cover every value already; a value no answer set holds yet (the
+    # default of an unvaried question, say) gets an answer set of its own.
+    for question in questions:
+        if question.derived:
+            continue
+        for value in question.values():
+            if any(answers.get(question.name) == value for answers in unique.values()):
+                continue
+            answers = _repair(questions, {question.name: value})
+            if answers is not None:
+                unique.setdefault(json.dumps(answers, sort_keys=True), answers)
     return list(unique.values())
+
+
+def reachable(questions: list[Question], name: str, value: Any) -> bool:  # noqa: ANN401 - any answer
+    """Whether some valid answer set holds `value` for the question `name`.
+
+    An empty multi-select, say, may be refused whenever it is asked.
+    """
+    answers = _repair(questions, {name: value})
+    return answers is not None and answers.get(name) == value
 
 
 def variant_id(answers: Answers, questions: list[Question]) -> str:

@@ -50,7 +50,7 @@ class GateSettings(BaseModel):
         yield from ()
 
 
-def _split_csv(value: object) -> object:
+def split_csv(value: object) -> object:
     """Accept `a,b` from the environment as well as a real list from code."""
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -58,4 +58,4 @@ def _split_csv(value: object) -> object:
 
 
 # NoDecode: the environment gives `a,b`, not JSON; BeforeValidator splits it.
-CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(split_csv)]

@@ -20,6 +20,8 @@ REQUEST_ID_HEADER = "x-request-id"
 # only, so an id can neither forge log lines nor inject headers.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 SERVICE_UNAVAILABLE = 503
+# Where a route or gate adds its own fields to the canonical log line.
+LOG_FIELDS_STATE = "log_fields"
 
 
 def accept_request_id(inbound: str | None) -> str:
@@ -27,6 +29,15 @@ def accept_request_id(inbound: str | None) -> str:
     if inbound is not None and SAFE_REQUEST_ID.fullmatch(inbound):
         return inbound
     return uuid.uuid4().hex
+
+
+def annotate_request_log(scope: Scope, **fields: object) -> None:
+    """Add fields to this request's canonical log line (e.g. the LLM provider and cost).
+
+    One line per request stays the rule: a gate annotates it rather than
+    writing a line of its own. The middleware's own fields win a name clash.
+    """
+    scope.setdefault("state", {}).setdefault(LOG_FIELDS_STATE, {}).update(fields)
 
 
 def route_template(scope: Scope) -> str | None:
@@ -97,6 +108,7 @@ class RequestContextMiddleware:
         client = client_ip(scope, self.trusted_proxy_hops)
         principal = scope["state"].get(PRINCIPAL_STATE)
         fields: dict[str, Any] = {
+            **scope["state"].get(LOG_FIELDS_STATE, {}),
             "method": scope["method"],
             "route": route_template(scope),
             "status": status,
