@@ -189,6 +189,6 @@ class CircuitBreaker:
         self._window.clear()
         self._trial_running = False
         log = _logger.warning if state is BreakerState.OPEN else _logger.info
-        log("llm_breaker_changed", provider=self.provider, state=state.value)
+        log("breaker changed", provider=self.provider, state=state.value)
         if self._on_change is not None:
             self._on_change(self.provider, state)

@@ -151,7 +151,9 @@ async def _aclose(events: AsyncIterator[StreamEvent]) -> None:
         await aclose()
     except UpstreamError as error:
         # The stream is being abandoned anyway; its last words change nothing.
-        _logger.info("llm_stream_close_failed", provider=error.provider, kind=error.kind.value)
+        _logger.info(
+            "provider stream did not close cleanly", provider=error.provider, kind=error.kind.value
+        )
 
 
 class LlmGateway:
@@ -297,10 +299,10 @@ class LlmGateway:
     ) -> None:
         chain.failures.append(failure)
         if failure.kind is FailureKind.BREAKER_OPEN and failure.attempts == 0:
-            _logger.info("llm_provider_skipped", provider=route.provider, kind=failure.kind.value)
+            _logger.info("provider skipped", provider=route.provider, kind=failure.kind.value)
         else:
             _logger.warning(
-                "llm_provider_failed",
+                "provider failed",
                 provider=route.provider,
                 model=route.model,
                 kind=failure.kind.value,
@@ -438,7 +440,7 @@ class LlmGateway:
             opened.call.failed(error.kind)
             outcome = error.kind.value
             _logger.warning(
-                "llm_stream_failed",
+                "provider stream failed",
                 provider=route.provider,
                 model=route.model,
                 kind=error.kind.value,

@@ -87,7 +87,7 @@ async def fit_history(
                 return HistoryResult(
                     (*system, message, *kept[recent:]), trimmed + recent, summarised=True
                 )
-            _logger.warning("llm.history.summary_too_long", older_messages=split)
+            _logger.warning("history summary too long; older turns dropped", older_messages=split)
 
     split = _split(costs, settings.max_tokens - fixed)
     return HistoryResult((*system, *kept[split:]), trimmed + split, summarised=False)
@@ -113,10 +113,12 @@ async def _summary(older: Sequence[Message], summarise: Summariser) -> str | Non
     except Exception as error:  # noqa: BLE001 - whatever went wrong, truncation still answers
         # The error's type only: its message may quote the conversation.
         _logger.warning(
-            "llm.history.summary_failed", older_messages=len(older), error=type(error).__name__
+            "history summary failed; older turns dropped",
+            older_messages=len(older),
+            error=type(error).__name__,
         )
         return None
     if not summary:
-        _logger.warning("llm.history.summary_empty", older_messages=len(older))
+        _logger.warning("history summary was empty; older turns dropped", older_messages=len(older))
         return None
     return summary

@@ -214,7 +214,7 @@ async def load_token_counter(mode: Literal["auto", "tiktoken", "estimate"]) -> T
     """
     if mode == "estimate":
         counter = EstimateCounter()
-        _logger.info("llm.tokenizer", tokenizer=counter.name, mode=mode)
+        _logger.info("tokenizer chosen", tokenizer=counter.name, mode=mode)
         return counter
     return await asyncio.to_thread(_load_cached, mode)
 
@@ -226,7 +226,7 @@ def _load_cached(mode: Literal["auto", "tiktoken"]) -> TokenCounter:
         import tiktoken  # noqa: PLC0415 - only when used: it is large, and estimate never needs it
 
         counter = TiktokenCounter(tiktoken.get_encoding(ENCODING_NAME))
-        _logger.info("llm.tokenizer", tokenizer=counter.name, mode=mode)
+        _logger.info("tokenizer chosen", tokenizer=counter.name, mode=mode)
         return counter
     if mode == "tiktoken":
         message = (
@@ -238,7 +238,7 @@ def _load_cached(mode: Literal["auto", "tiktoken"]) -> TokenCounter:
         raise TokenizerUnavailableError(message)
     counter = EstimateCounter()
     _logger.info(
-        "llm.tokenizer",
+        "tokenizer chosen",
         tokenizer=counter.name,
         mode=mode,
         reason=f"{ENCODING_NAME} is not in tiktoken's cache (TIKTOKEN_CACHE_DIR)",
