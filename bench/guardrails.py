@@ -13,12 +13,9 @@ local defaults.
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from rendering import render_and_install
+from rendering import load_rendered_with_wrk
 
 
 def main() -> int:
@@ -29,13 +26,8 @@ def main() -> int:
         help="also measure the service with each gate switched off in turn (about a minute more)",
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk not found: apt-get install wrk")
-        return 1
-    with tempfile.TemporaryDirectory() as scratch:
-        service = render_and_install(Path(scratch))
-        arguments = ["--breakdown"] if args.breakdown else []
-        return service.run_script("guardrails_overhead.py", *arguments)
+    arguments = ["--breakdown"] if args.breakdown else []
+    return load_rendered_with_wrk("guardrails_overhead.py", arguments)
 
 
 if __name__ == "__main__":

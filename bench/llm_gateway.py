@@ -12,12 +12,9 @@ to Little's law's ideal and a bare aiohttp forwarder. Needs wrk and Redis on
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from rendering import render_and_install
+from rendering import load_rendered_with_wrk
 
 ANSWERS = ["auth=none", "database=none", "llm=true", "llm_providers=[openai_compatible]"]
 
@@ -30,13 +27,8 @@ def main() -> int:
         help="also load the gateway with a fresh Idempotency-Key per request (a minute more)",
     )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk not found: apt-get install wrk")
-        return 1
-    with tempfile.TemporaryDirectory() as scratch:
-        service = render_and_install(Path(scratch), ANSWERS)
-        arguments = ["--idempotency-key"] if args.idempotency_key else []
-        return service.run_script("llm_gateway_load.py", *arguments)
+    arguments = ["--idempotency-key"] if args.idempotency_key else []
+    return load_rendered_with_wrk("llm_gateway_load.py", arguments, ANSWERS)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Render the template as it is on disk and install the service it generates.
 
-Shared by the entry points (`run.py`, `guardrails.py`): each measures a
-freshly rendered service in a temporary folder, never an old one.
+Shared by the entry points (`run.py`, `guardrails.py`, `llm_gateway.py`): each
+measures a freshly rendered service in a temporary folder, never an old one.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,3 +59,15 @@ def render_and_install(scratch: Path, answers: Sequence[str] = ()) -> Service:
     env["BENCH_PACKAGE"] = package  # for the app factories uvicorn imports by name
     subprocess.run(["uv", "sync", "--quiet", "--no-dev"], cwd=project, env=env, check=True)
     return Service(project=project, package=package, env=env)
+
+
+def load_rendered_with_wrk(
+    script: str, arguments: Sequence[str] = (), answers: Sequence[str] = ()
+) -> int:
+    """Render and install a service, then run `bench/<script>` in it; wrk must be there."""
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk")
+        return 1
+    with tempfile.TemporaryDirectory() as scratch:
+        service = render_and_install(Path(scratch), answers)
+        return service.run_script(script, *arguments)
