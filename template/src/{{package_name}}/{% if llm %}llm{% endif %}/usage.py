@@ -4,6 +4,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from ..auth.principal import Principal
+
+
+def caller_key(principal: Principal) -> str:
+    """One caller of one tenant: what tokens per minute and the answer cache are kept per."""
+    # The separator keeps ("ab", "c") apart from ("a", "bc").
+    return f"{principal.tenant_id}\x1f{principal.subject}"
+
 
 @dataclass(frozen=True, slots=True)
 class UsageEntry:
