@@ -26,8 +26,13 @@ def main() -> int:
         action="store_true",
         help="also load the gateway with a fresh Idempotency-Key per request (a minute more)",
     )
+    parser.add_argument(
+        "--memory-store",
+        action="store_true",
+        help="also load the gateway with its guardrails on the in-process store (a minute more)",
+    )
     args = parser.parse_args()
-    arguments = ["--idempotency-key"] if args.idempotency_key else []
+    arguments = [f"--{name.replace('_', '-')}" for name, on in vars(args).items() if on]
     return load_rendered_with_wrk("llm_gateway_load.py", arguments, ANSWERS)
 
 
