@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.harness import render
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from tests.variants import Answers
 
@@ -195,3 +197,28 @@ def expected_secrets(answers: Answers) -> set[str]:
     if answers.get("auth", "api_key") == "jwt":
         names.add("AUTH__SECRET")
     return names
+
+
+def deploy_fixtures(
+    variants: Sequence[Answers], target: str, folder: str
+) -> tuple[Callable[..., Answers], Callable[..., Path]]:
+    """The `case` and `project` fixtures of a deploy target's tests, module-scoped.
+
+    `case` runs the module once per deploy case; `project` renders it once, under
+    a temporary folder named `folder`. Assign both to those names in the module.
+    """
+    cases = deploy_cases(variants, target)
+
+    @pytest.fixture(
+        scope="module", params=cases, ids=[projection_id(a, DEPLOY_KEYS) for a in cases]
+    )
+    def case(request: pytest.FixtureRequest) -> Answers:
+        answers: Answers = request.param
+        return answers
+
+    @pytest.fixture(scope="module")
+    def project(case: Answers, template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        destination = tmp_path_factory.mktemp(folder) / "service"
+        return render(template, destination, rendering_answers(case))
+
+    return case, project

@@ -19,16 +19,13 @@ from hcl2.api import loads as parse_hcl
 
 from tests.conftest import VARIANTS
 from tests.delivery import (
-    DEPLOY_KEYS,
     checkov,
-    deploy_cases,
+    deploy_fixtures,
     expected_secrets,
     guarded,
-    projection_id,
-    rendering_answers,
     run_tool,
 )
-from tests.harness import leftover_jinja, render
+from tests.harness import leftover_jinja
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -69,23 +66,10 @@ def squashed(expression: object) -> str:
     return re.sub(r"\s+", "", str(expression))
 
 
-CASES = deploy_cases(VARIANTS, "aws_ecs_fargate")
-CASE_IDS = [projection_id(answers, DEPLOY_KEYS) for answers in CASES]
+case, project = deploy_fixtures(VARIANTS, "aws_ecs_fargate", "aws")
 
 
 # --- fixtures --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=CASES, ids=CASE_IDS)
-def case(request: pytest.FixtureRequest) -> Answers:
-    answers: Answers = request.param
-    return answers
-
-
-@pytest.fixture(scope="module")
-def project(case: Answers, template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    answers = rendering_answers(case)
-    return render(template, tmp_path_factory.mktemp("aws") / "service", answers)
 
 
 @pytest.fixture(scope="module")

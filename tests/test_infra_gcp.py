@@ -17,16 +17,13 @@ from hcl2.api import loads as load_hcl
 
 from tests.conftest import QUESTIONS, VARIANTS
 from tests.delivery import (
-    DEPLOY_KEYS,
     checkov,
-    deploy_cases,
+    deploy_fixtures,
     expected_secrets,
     guarded,
-    projection_id,
-    rendering_answers,
     run_tool,
 )
-from tests.harness import leftover_jinja, render
+from tests.harness import leftover_jinja
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,20 +45,7 @@ CA_SOURCES = {
 SKIP = re.compile(r"checkov:skip=(?P<check>[A-Z0-9_]+)(?::(?P<reason>.*))?")
 
 
-CASES = deploy_cases(VARIANTS, "gcp_cloud_run")
-CASE_IDS = [projection_id(answers, DEPLOY_KEYS) for answers in CASES]
-
-
-@pytest.fixture(scope="module", params=CASES, ids=CASE_IDS)
-def case(request: pytest.FixtureRequest) -> Answers:
-    answers: Answers = request.param
-    return answers
-
-
-@pytest.fixture(scope="module")
-def project(case: Answers, template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    answers = rendering_answers(case)
-    return render(template, tmp_path_factory.mktemp("gcp") / "service", answers)
+case, project = deploy_fixtures(VARIANTS, "gcp_cloud_run", "gcp")
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,14 @@ import yaml
 
 from tests.conftest import QUESTIONS, VARIANTS
 from tests.delivery import (
-    DEPLOY_KEYS,
     checkov,
-    deploy_cases,
+    deploy_fixtures,
     expected_secrets,
     guarded,
-    projection_id,
-    rendering_answers,
     run_tool,
     tool,
 )
-from tests.harness import leftover_jinja, render
+from tests.harness import leftover_jinja
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,22 +38,9 @@ DEFAULT_DRAIN_SECONDS = 5
 DEFAULT_GRACEFUL_TIMEOUT_SECONDS = 30
 
 
-CASES = deploy_cases(VARIANTS, "kubernetes")
-CASE_IDS = [projection_id(answers, DEPLOY_KEYS) for answers in CASES]
+case, project = deploy_fixtures(VARIANTS, "kubernetes", "kubernetes")
 
 Manifests = dict[tuple[str, str], dict[str, Any]]
-
-
-@pytest.fixture(scope="module", params=CASES, ids=CASE_IDS)
-def case(request: pytest.FixtureRequest) -> Answers:
-    answers: Answers = request.param
-    return answers
-
-
-@pytest.fixture(scope="module")
-def project(case: Answers, template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    answers = rendering_answers(case)
-    return render(template, tmp_path_factory.mktemp("kubernetes") / "service", answers)
 
 
 @pytest.fixture(scope="module")
