@@ -13,6 +13,7 @@ from ..auth.dependencies import PRINCIPAL_STATE
 from ..auth.principal import Principal
 from ..client_address import client_ip
 from ..logging import get_logger
+from ..metrics import HttpMetrics
 from .unhandled_errors import SERVER_ERROR, UNHANDLED_ERROR, server_error_response
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -54,14 +55,22 @@ class RequestContextMiddleware:
     client address (see `client_address`) and bytes out. The structured stack
     of an unhandled exception goes on the same line: `UnhandledErrorMiddleware`
     (innermost) records it; an exception raised between the two is answered here.
+    The same request is counted in `http_metrics`, here rather than in a layer
+    of its own: every layer costs each request its share of CPU.
     """
 
     def __init__(
-        self, app: ASGIApp, *, expose_errors: bool = False, trusted_proxy_hops: int = 0
+        self,
+        app: ASGIApp,
+        *,
+        expose_errors: bool = False,
+        trusted_proxy_hops: int = 0,
+        http_metrics: HttpMetrics | None = None,
     ) -> None:
         self.app = app
         self.expose_errors = expose_errors
         self.trusted_proxy_hops = trusted_proxy_hops
+        self.http_metrics = http_metrics
         self.logger = get_logger("request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,6 +94,8 @@ class RequestContextMiddleware:
             await send(message)
 
         failure: Exception | None = None
+        if self.http_metrics is not None:
+            self.http_metrics.in_flight.inc()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
@@ -94,14 +105,20 @@ class RequestContextMiddleware:
                     response = server_error_response(scope, error, expose=self.expose_errors)
                     await response(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
+                if self.http_metrics is not None:
+                    self.http_metrics.in_flight.dec()
+                    self.http_metrics.observe(
+                        scope["method"], route_template(scope), status, seconds
+                    )
                 recorded = scope["state"].get(UNHANDLED_ERROR)
-                self._log(scope, status, started, bytes_out, failure or recorded)
+                self._log(scope, status, seconds, bytes_out, failure or recorded)
 
     def _log(
         self,
         scope: Scope,
         status: int | None,
-        started: float,
+        seconds: float,
         bytes_out: int,
         failure: Exception | None,
     ) -> None:
@@ -112,7 +129,7 @@ class RequestContextMiddleware:
             "method": scope["method"],
             "route": route_template(scope),
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
             "client": str(client) if client else None,
             "bytes_out": bytes_out,
         }

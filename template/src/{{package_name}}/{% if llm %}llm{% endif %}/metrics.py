@@ -60,6 +60,8 @@ class LlmMetrics:
                 "Circuit breaker per provider: 0 closed, 1 half-open, 2 open.",
                 ["provider"],
                 registry=registry,
+                # Several workers each keep a breaker: the most open one shows.
+                multiprocess_mode="max",
             ),
             chats=Counter(
                 "llm_chat_requests",

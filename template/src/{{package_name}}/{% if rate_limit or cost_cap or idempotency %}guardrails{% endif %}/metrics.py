@@ -45,6 +45,8 @@ class GuardrailMetrics:
                 "guardrail_budget_degraded",
                 "1 while the service-wide budget is past its degrade ratio.",
                 registry=registry,
+                # Several workers: 1 when any of them saw the budget degraded.
+                multiprocess_mode="max",
             ),
         )
 
