@@ -16,6 +16,8 @@ class GuardrailMetrics:
     decisions: Counter
     store_failures: Counter
     budget_warnings: Counter
+    budget_refusals: Counter
+    budget_used_ratio: Gauge
     budget_degraded: Gauge
 
     @classmethod
@@ -40,6 +42,22 @@ class GuardrailMetrics:
                 "Budgets that crossed their warning ratio, once per budget and period.",
                 ["scope"],
                 registry=registry,
+            ),
+            budget_refusals=Counter(
+                "guardrail_budget_refusals",
+                "Reservations refused, by the budget that could not cover them.",
+                ["scope"],
+                registry=registry,
+            ),
+            budget_used_ratio=Gauge(
+                "guardrail_budget_used_ratio",
+                "Share of the budget committed (spent + reserved) this period. Only the "
+                "service-wide budget (scope=service): the others are one per caller.",
+                ["scope"],
+                registry=registry,
+                # Several workers: the latest value any of them read from the store is
+                # the budget now; "max" would keep yesterday's level after the reset.
+                multiprocess_mode="mostrecent",
             ),
             budget_degraded=Gauge(
                 "guardrail_budget_degraded",
