@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PARTS = ("copier.yml", "template", "hooks")
-# Left-over Jinja: `{{`, `{%` or `{#` (but not GitHub Actions' `${{ }}`).
-JINJA_LEFT = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# Left-over Jinja: `{{`, `{%` or `{#`, but not the template syntax of the tools a
+# project configures: GitHub Actions' `${{ }}` and Prometheus's `{{ $value }}`.
+JINJA_LEFT = re.compile(r"(?<!\$)\{\{(?!\s*\$)|\{%|\{#")
+# Grafana's legends name labels as `{{label}}`: blanked before the search.
+GRAFANA_LEGEND = re.compile(r'"legendFormat": "[^"]*"')
 OUTPUT_TAIL = 12_000
 # Passed through to generated projects; everything else about the environment
 # is rebuilt, so a generated project sees what a user's shell would give it.
@@ -160,6 +163,6 @@ def leftover_jinja(project: Path) -> list[str]:
             except UnicodeDecodeError:
                 continue
             for number, line in enumerate(text.splitlines(), start=1):
-                if JINJA_LEFT.search(line):
+                if JINJA_LEFT.search(GRAFANA_LEGEND.sub("", line)):
                     problems.append(f"{relative}:{number}: {line.strip()[:120]}")
     return problems

@@ -267,6 +267,19 @@ def test_workflow_files_follow_the_answers(case: Answers, project: Path) -> None
     assert ("image" in ci["jobs"]) is bool(case.get("container", True))
 
 
+def test_ci_checks_and_tests_the_alert_rules(project: Path) -> None:
+    ci = load(project / ".github" / "workflows" / "ci.yml")
+    scripts = [step.get("run", "") for step in ci["jobs"]["alerts"]["steps"]]
+
+    assert any("apt-get install" in script and "prometheus" in script for script in scripts)
+    assert "promtool check rules ops/prometheus/alerts.yml" in scripts
+    assert "promtool test rules ops/prometheus/alerts.test.yml" in scripts
+    for name in ("alerts.yml", "alerts.test.yml"):
+        assert (project / "ops" / "prometheus" / name).is_file()
+    # The required check waits for every other job.
+    assert set(ci["jobs"]["passed"]["needs"]) == set(ci["jobs"]) - {"passed"}
+
+
 def test_dependabot_updates_what_the_project_has(case: Answers, project: Path) -> None:
     config = load(project / ".github" / "dependabot.yml")
     ecosystems = {update["package-ecosystem"] for update in config["updates"]}
