@@ -183,7 +183,7 @@ def rendering_answers(case: Answers) -> Answers:
 
 def expected_secrets(answers: Answers) -> set[str]:
     """Every secret setting the service reads with these answers (defaults as copier's)."""
-    names = {"SECURITY__SECRET_KEY", "METRICS__TOKEN"}
+    names = {"SECURITY__SECRET_KEY", "METRICS__TOKEN", "SENTRY__DSN"}
     if answers.get("database", "postgresql") != "none":
         names.add("DATABASE__URL")
     if guarded(answers):

@@ -8,6 +8,7 @@ import functools
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 REDACTED = "[REDACTED]"
 
@@ -45,6 +46,22 @@ def redact_text(text: str) -> str:
         return text
     text = _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
     return _URL_CREDENTIALS.sub(lambda match: f"{match.group('scheme')}{REDACTED}@", text)
+
+
+def redact_query(query: str) -> str:
+    """Mask the values of sensitive parameters in a URL query (`?access_token=...`).
+
+    Values are masked decoded, so an encoded credential (`https%3A%2F%2Fu%3Ap%40h`)
+    is found too; a query with nothing to mask is returned as it came.
+    """
+    pairs = parse_qsl(query, keep_blank_values=True)
+    masked = [
+        (name, REDACTED if _is_sensitive_name(name) else redact_text(value))
+        for name, value in pairs
+    ]
+    if masked == pairs:
+        return query
+    return urlencode(masked, safe="[]")
 
 
 def redact(value: Any, depth: int = 0) -> Any:  # noqa: ANN401 - any JSON-like structure

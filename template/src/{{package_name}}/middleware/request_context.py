@@ -3,6 +3,7 @@
 import re
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -23,6 +24,8 @@ SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 SERVICE_UNAVAILABLE = 503
 # Where a route or gate adds its own fields to the canonical log line.
 LOG_FIELDS_STATE = "log_fields"
+# Sends an unhandled error to error tracking with its tags; returns the event id.
+ErrorReporter = Callable[[BaseException, Mapping[str, object]], str | None]
 
 
 def accept_request_id(inbound: str | None) -> str:
@@ -55,8 +58,9 @@ class RequestContextMiddleware:
     client address (see `client_address`) and bytes out. The structured stack
     of an unhandled exception goes on the same line: `UnhandledErrorMiddleware`
     (innermost) records it; an exception raised between the two is answered here.
-    The same request is counted in `http_metrics`, here rather than in a layer
-    of its own: every layer costs each request its share of CPU.
+    The same request is counted in `http_metrics`, and its unhandled error
+    sent to `report_error` (error tracking), here rather than in layers of
+    their own: every layer costs each request its share of CPU.
     """
 
     def __init__(
@@ -66,11 +70,13 @@ class RequestContextMiddleware:
         expose_errors: bool = False,
         trusted_proxy_hops: int = 0,
         http_metrics: HttpMetrics | None = None,
+        report_error: ErrorReporter | None = None,
     ) -> None:
         self.app = app
         self.expose_errors = expose_errors
         self.trusted_proxy_hops = trusted_proxy_hops
         self.http_metrics = http_metrics
+        self.report_error = report_error
         self.logger = get_logger("request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,6 +143,17 @@ class RequestContextMiddleware:
             fields["principal"] = principal.subject
             fields["tenant"] = principal.tenant_id
         if failure is not None:
+            if self.report_error is not None:
+                # The event id on the log line leads from the line to the event.
+                fields["error_event_id"] = self.report_error(
+                    failure,
+                    {
+                        "request_id": scope["state"]["request_id"],
+                        "principal": fields.get("principal"),
+                        "tenant": fields.get("tenant"),
+                        "route": fields["route"],
+                    },
+                )
             self.logger.error("request", exc_info=failure, **fields)
         elif status == SERVICE_UNAVAILABLE:
             # Expected while draining or when a dependency is down; its own

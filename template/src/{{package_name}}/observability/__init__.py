@@ -1,0 +1,1 @@
+"""What tells the team that something is wrong: error tracking (Sentry)."""
