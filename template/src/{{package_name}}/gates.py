@@ -32,6 +32,16 @@ class MinSecretLength:
     characters: int
 
 
+@dataclass(frozen=True, slots=True)
+class GeneratedSecret:
+    """Field marker: a secret only this service uses, so any long random value will do.
+
+    `.env.example` writes `<generated-secret>` for it, and `copier copy` fills
+    a fresh random value into `.env`. Secrets that come from elsewhere (a
+    provider's API key, a database password) are not marked.
+    """
+
+
 class GateSettings(BaseModel):
     """Base of every gate's settings model.
 

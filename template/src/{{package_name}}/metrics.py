@@ -60,6 +60,8 @@ DURATION_BUCKETS: Final = (
 
 
 class MetricsSettings(GateSettings):
+    """GET /metrics in Prometheus's text format."""
+
     enabled: bool = Field(default=True, description="Off: no /metrics route.")
     token: SecretStr | None = Field(
         default=None,

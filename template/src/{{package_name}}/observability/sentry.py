@@ -37,6 +37,8 @@ DSN_SHAPE: Final = "https://<public key>@<host>/<project id>"
 
 
 class SentrySettings(GateSettings):
+    """Error tracking: every unhandled error sent to Sentry as one event."""
+
     dsn: SecretStr | None = Field(
         default=None,
         description="Where events go (the project's DSN). Unset: error tracking is off; "

@@ -21,6 +21,8 @@ class OnStoreFailure(StrEnum):
 
 
 class StoreSettings(GateSettings):
+    """Where the guardrails keep their shared state: limits, budgets, idempotency keys."""
+
     backend: Literal["memory", "redis"] = Field(
         default="memory",
         description="memory: per process, for development and tests (refused in production). "
@@ -29,7 +31,8 @@ class StoreSettings(GateSettings):
     redis_url: SecretStr | None = Field(
         default=None,
         description="redis://[:password@]host:6379/0, or rediss:// for TLS. Required with "
-        "backend=redis. REDIS_URL is read too; STORE__REDIS_URL wins.",
+        "backend=redis.",
+        examples=["redis://127.0.0.1:6379/0"],
     )
     timeout_seconds: float = Field(
         default=0.25,
@@ -38,7 +41,9 @@ class StoreSettings(GateSettings):
         description="Upper bound of every store call, connecting included; past it the gate "
         "applies its store-failure policy.",
     )
-    max_connections: int = Field(default=64, ge=1, le=10_000)
+    max_connections: int = Field(
+        default=64, ge=1, le=10_000, description="Open connections to Redis per process."
+    )
     failure_log_interval_seconds: float = Field(
         default=60,
         gt=0,
