@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 import structlog
+from opentelemetry import trace
 
 from .redaction import redact_event
 
 if TYPE_CHECKING:
-    from structlog.types import Processor
+    from structlog.types import EventDict, Processor, WrappedLogger
 
     # Only a type here: gate settings modules import logging, and the root
     # settings import them, so a runtime import would be circular.
@@ -55,10 +56,23 @@ def use_json(settings: LogSettings, *, production: bool, stream: TextIO) -> bool
     return production or not stream.isatty()
 
 
+def add_trace_ids(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> EventDict:
+    """Processor: the current span's trace and span ids, so a line leads to its trace.
+
+    Without tracing there is never a current span, and nothing is added.
+    """
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = trace.format_trace_id(context.trace_id)
+        event_dict["span_id"] = trace.format_span_id(context.span_id)
+    return event_dict
+
+
 def shared_processors() -> list[Processor]:
     """Processors every event passes, whether it comes from structlog or stdlib."""
     return [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,5 +1,6 @@
 """Request id, log context and the canonical log line: exactly one per request."""
 
+import contextlib
 import re
 import time
 import uuid
@@ -7,6 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +18,7 @@ from ..auth.principal import Principal
 from ..client_address import client_ip
 from ..logging import get_logger
 from ..metrics import HttpMetrics
+from ..observability.tracing import end_server_span, start_server_span
 from .unhandled_errors import SERVER_ERROR, UNHANDLED_ERROR, server_error_response
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -44,6 +48,12 @@ def annotate_request_log(scope: Scope, **fields: object) -> None:
     scope.setdefault("state", {}).setdefault(LOG_FIELDS_STATE, {}).update(fields)
 
 
+def current_trace_id() -> str | None:
+    """The trace this code runs in, when tracing is on: it joins an error event to its trace."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
 def route_template(scope: Scope) -> str | None:
     """The matched route's path template (`/items/{item_id}`), never the raw path."""
     route = scope.get("route")
@@ -58,12 +68,13 @@ class RequestContextMiddleware:
     client address (see `client_address`) and bytes out. The structured stack
     of an unhandled exception goes on the same line: `UnhandledErrorMiddleware`
     (innermost) records it; an exception raised between the two is answered here.
-    The same request is counted in `http_metrics`, and its unhandled error
-    sent to `report_error` (error tracking), here rather than in layers of
-    their own: every layer costs each request its share of CPU.
+    The same request is counted in `http_metrics`, traced as the server span
+    of `tracer`, and its unhandled error sent to `report_error` (error
+    tracking), here rather than in layers of their own: every layer costs each
+    request its share of CPU.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, each with a default
         self,
         app: ASGIApp,
         *,
@@ -71,12 +82,14 @@ class RequestContextMiddleware:
         trusted_proxy_hops: int = 0,
         http_metrics: HttpMetrics | None = None,
         report_error: ErrorReporter | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.app = app
         self.expose_errors = expose_errors
         self.trusted_proxy_hops = trusted_proxy_hops
         self.http_metrics = http_metrics
         self.report_error = report_error
+        self.tracer = tracer
         self.logger = get_logger("request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +97,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = accept_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
+        headers = Headers(scope=scope)
+        request_id = accept_request_id(headers.get(REQUEST_ID_HEADER))
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status: int | None = None
@@ -102,7 +116,15 @@ class RequestContextMiddleware:
         failure: Exception | None = None
         if self.http_metrics is not None:
             self.http_metrics.in_flight.inc()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        span = None if self.tracer is None else start_server_span(self.tracer, scope, headers)
+        # The span is current while the request runs and while its line is written,
+        # so client spans are its children and the line carries its ids.
+        current = (
+            contextlib.nullcontext()
+            if span is None
+            else trace.use_span(span, record_exception=False, set_status_on_exception=False)
+        )
+        with structlog.contextvars.bound_contextvars(request_id=request_id), current:
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception as error:  # noqa: BLE001 - the last line of defence for any bug
@@ -117,8 +139,16 @@ class RequestContextMiddleware:
                     self.http_metrics.observe(
                         scope["method"], route_template(scope), status, seconds
                     )
-                recorded = scope["state"].get(UNHANDLED_ERROR)
-                self._log(scope, status, seconds, bytes_out, failure or recorded)
+                failure = failure or scope["state"].get(UNHANDLED_ERROR)
+                self._log(scope, status, seconds, bytes_out, failure)
+                if span is not None:
+                    end_server_span(
+                        span,
+                        method=scope["method"],
+                        route=route_template(scope),
+                        status=status,
+                        failure=failure,
+                    )
 
     def _log(
         self,
@@ -152,6 +182,7 @@ class RequestContextMiddleware:
                         "principal": fields.get("principal"),
                         "tenant": fields.get("tenant"),
                         "route": fields["route"],
+                        "trace_id": current_trace_id(),
                     },
                 )
             self.logger.error("request", exc_info=failure, **fields)

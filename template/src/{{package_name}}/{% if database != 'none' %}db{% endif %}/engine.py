@@ -5,6 +5,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -47,6 +49,19 @@ def create_engine(settings: DatabaseSettings, *, application_name: str) -> Async
         settings.url.get_secret_value(),
         **engine_options(settings, application_name=application_name),
     )
+
+
+def trace_statements(engine: AsyncEngine, provider: TracerProvider) -> None:
+    """A client span for every statement run on `engine`: its SQL, never its parameters."""
+    # Imported only when tracing is on. EngineTracer instruments this engine
+    # alone; the instrumentor's `instrument()` would also patch `create_engine`
+    # for the whole process, and with it every later app's engine.
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer  # noqa: PLC0415
+
+    # The pool's connection gauge is Prometheus's job here: its meter does nothing.
+    connections = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("unused")
+    # The instrumentation has no type annotations.
+    EngineTracer(provider.get_tracer(__name__), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)

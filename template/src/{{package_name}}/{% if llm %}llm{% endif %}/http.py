@@ -18,6 +18,8 @@ from typing import Final
 
 import aiohttp
 import orjson
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 
 from .errors import FailureKind, UpstreamError, kind_of_status
@@ -39,12 +41,18 @@ _SUCCESS: Final = HTTPStatus.OK
 
 
 @asynccontextmanager
-async def open_http_session(settings: LlmSettings) -> AsyncIterator[aiohttp.ClientSession]:
+async def open_http_session(
+    settings: LlmSettings, *, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[aiohttp.ClientSession]:
     """The one client session of the app, for every provider: the lifespan opens it.
 
     Connections are pooled per host, `LLM__MAX_CONNECTIONS` each. Statuses are
-    never raised by aiohttp: `post` classifies them.
+    never raised by aiohttp: `post` classifies them. With `tracer_provider`,
+    each attempt is a client span, and the provider gets its W3C `traceparent`.
     """
+    trace_configs = []
+    if tracer_provider is not None:
+        trace_configs.append(create_trace_config(tracer_provider=tracer_provider))
     connector = aiohttp.TCPConnector(
         limit=settings.max_connections * len(settings.providers),
         limit_per_host=settings.max_connections,
@@ -54,6 +62,7 @@ async def open_http_session(settings: LlmSettings) -> AsyncIterator[aiohttp.Clie
         connector=connector,
         timeout=attempt_timeout(settings.timeout, stream=False),
         raise_for_status=False,
+        trace_configs=trace_configs,
     )
     try:
         yield session

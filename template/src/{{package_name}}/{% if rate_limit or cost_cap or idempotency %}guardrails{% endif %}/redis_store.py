@@ -19,10 +19,12 @@ general-purpose packer, which costs more than the rest of the exchange.
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Tracer
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
@@ -80,13 +82,49 @@ def _mark_retrieved(reply: "asyncio.Future[Reply]") -> None:
 class RedisStore:
     backend = "redis"
 
-    def __init__(self, client: Redis, *, timeout_seconds: float) -> None:
+    def __init__(
+        self, client: Redis, *, timeout_seconds: float, tracer: Tracer | None = None
+    ) -> None:
         self._client = client
         self._timeout = timeout_seconds
+        self._tracer = tracer
         self._pending: list[_Call] = []
         self._sending: set[asyncio.Task[None]] = set()
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Argument]) -> Reply:
+        if self._tracer is None:
+            return await self._run(script, keys, args)
+        # A span per call, not per batch: each request's trace shows its own wait.
+        with self._client_span(self._tracer, "EVALSHA", script.name):
+            return await self._run(script, keys, args)
+
+    async def ping(self) -> None:
+        if self._tracer is None:
+            await self._ping()
+            return
+        with self._client_span(self._tracer, "PING"):
+            await self._ping()
+
+    @staticmethod
+    def _client_span(
+        tracer: Tracer, operation: str, procedure: str | None = None
+    ) -> AbstractContextManager[object]:
+        """A client span named as OpenTelemetry's database conventions name it.
+
+        Keys and arguments are never recorded: they hold principals and
+        idempotency keys. The script's name says what ran.
+        """
+        attributes = {"db.system": "redis", "db.operation.name": operation}
+        if procedure is not None:
+            attributes["db.stored_procedure.name"] = procedure
+        return tracer.start_as_current_span(
+            operation if procedure is None else f"{operation} {procedure}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+        )
+
+    async def _run(self, script: Script, keys: Sequence[str], args: Sequence[Argument]) -> Reply:
         loop = asyncio.get_running_loop()
         call = _Call(script, encode_evalsha(script.sha, keys, args), loop.create_future())
         call.reply.add_done_callback(_mark_retrieved)
@@ -101,7 +139,7 @@ class RedisStore:
             raise StoreUnavailableError(_describe(error, self._timeout)) from error
         return list(reply)
 
-    async def ping(self) -> None:
+    async def _ping(self) -> None:
         try:
             async with asyncio.timeout(self._timeout):
                 await self._client.ping()
@@ -208,10 +246,16 @@ def create_client(settings: StoreSettings) -> Redis:
 
 
 @asynccontextmanager
-async def open_redis_store(settings: StoreSettings) -> AsyncIterator[RedisStore]:
-    """Connect lazily: the service starts (degraded) even while Redis is down."""
+async def open_redis_store(
+    settings: StoreSettings, *, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[RedisStore]:
+    """Connect lazily: the service starts (degraded) even while Redis is down.
+
+    With `tracer_provider`, every store call is a client span of its request.
+    """
     client = create_client(settings)
-    store = RedisStore(client, timeout_seconds=settings.timeout_seconds)
+    tracer = None if tracer_provider is None else tracer_provider.get_tracer(__name__)
+    store = RedisStore(client, timeout_seconds=settings.timeout_seconds, tracer=tracer)
     try:
         yield store
     finally:

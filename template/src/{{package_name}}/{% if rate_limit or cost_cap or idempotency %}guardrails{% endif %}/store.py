@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from .settings import StoreSettings
 
 # What scripts take and return: Redis integers and bulk strings.
@@ -150,13 +152,15 @@ class Keyspace:
 
 
 @asynccontextmanager
-async def open_store(settings: StoreSettings) -> AsyncIterator[Store]:
-    """Open the configured backend for the lifespan of the app."""
+async def open_store(
+    settings: StoreSettings, *, tracer_provider: TracerProvider | None = None
+) -> AsyncIterator[Store]:
+    """Open the configured backend for the lifespan of the app (traced with `tracer_provider`)."""
     if settings.backend == "memory":
         yield MemoryStore()
         return
     # Imported here: development and unit tests never load the Redis client.
     from .redis_store import open_redis_store  # noqa: PLC0415
 
-    async with open_redis_store(settings) as store:
+    async with open_redis_store(settings, tracer_provider=tracer_provider) as store:
         yield store
