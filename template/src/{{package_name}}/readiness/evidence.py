@@ -303,12 +303,24 @@ def _testing(evidence: Evidence) -> list[Check]:
 
 
 def _observability(evidence: Evidence) -> list[Check]:
-    settings = evidence.settings
+    settings, files = evidence.settings, evidence.files
     return [
         check(
             "GET /metrics serves Prometheus metrics (METRICS__ENABLED)",
             2,
             met=settings.metrics.enabled,
+        ),
+        # Code, not settings: the DSN and the collector are production's to set
+        # (production refuses to start without a DSN); the scorecard runs in CI.
+        check(
+            "unhandled errors are reported to Sentry (observability/sentry.py)",
+            1,
+            met=files.any_matching(r"src/[^/]+/observability/sentry\.py"),
+        ),
+        check(
+            "requests are traced with OpenTelemetry (observability/tracing.py)",
+            1,
+            met=files.any_matching(r"src/[^/]+/observability/tracing\.py"),
         ),
         check(
             "logs are JSON lines wherever they are collected (LOG__FORMAT is not console)",
