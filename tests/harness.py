@@ -26,6 +26,15 @@ JINJA_LEFT = re.compile(r"(?<!\$)\{\{(?!\s*\$)|\{%|\{#")
 # Grafana's legends name labels as `{{label}}`: blanked before the search.
 GRAFANA_LEGEND = re.compile(r'"legendFormat": "[^"]*"')
 OUTPUT_TAIL = 12_000
+# Every gate question off: the smallest service the template renders.
+ALL_OFF: Answers = {
+    "database": "none",
+    "auth": "none",
+    "rate_limit": False,
+    "cost_cap": False,
+    "idempotency": False,
+    "llm": False,
+}
 # Passed through to generated projects; everything else about the environment
 # is rebuilt, so a generated project sees what a user's shell would give it.
 PASS_THROUGH = frozenset(

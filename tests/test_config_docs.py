@@ -16,21 +16,12 @@ import pytest
 import yaml
 
 from tests.config_reference import TRUE, assemble, condition, merged_order, substitute, verify
-from tests.harness import render, run_step
+from tests.harness import ALL_OFF, render, run_step
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.variants import Answers
-
-ALL_OFF: Answers = {
-    "database": "none",
-    "auth": "none",
-    "rate_limit": False,
-    "cost_cap": False,
-    "idempotency": False,
-    "llm": False,
-}
 
 
 @pytest.mark.parametrize("gates", [{}, ALL_OFF], ids=["defaults", "all-off"])

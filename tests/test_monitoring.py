@@ -17,21 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from tests.harness import leftover_jinja, render
+from tests.harness import ALL_OFF, leftover_jinja, render
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.variants import Answers
 
-ALL_OFF: Answers = {
-    "database": "none",
-    "auth": "none",
-    "rate_limit": False,
-    "cost_cap": False,
-    "idempotency": False,
-    "llm": False,
-}
 CASES: dict[str, Answers] = {
     "defaults": {},
     "all_off": ALL_OFF,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.harness import JINJA_LEFT, render
+from tests.harness import ALL_OFF, JINJA_LEFT, render
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
 SLUG = "launchgate-service"
 PACKAGE = "launchgate_service"
 DOCUMENTS = ("docs/rollback.md", "docs/scaling.md", "docs/premortem.md", "docs/incidents.md")
-ALL_OFF: Answers = {
-    "database": "none",
-    "auth": "none",
-    "rate_limit": False,
-    "cost_cap": False,
-    "idempotency": False,
-    "llm": False,
-}
 # What each deploy target's rollback.md must contain, exactly.
 ROLLBACK: dict[str, tuple[str, ...]] = {
     "aws_ecs_fargate": (
