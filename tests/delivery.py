@@ -121,14 +121,14 @@ def checkov(directory: Path, framework: str, *, cwd: Path) -> list[dict[str, obj
 
 # What the deploy targets' files depend on: the data stores they provision and
 # the secrets they inject. `guardrails` is computed by copier, never asked.
-DEPLOY_KEYS = ("database", "guardrails", "llm", "llm_providers", "auth")
+DEPLOY_KEYS = ("database", "guardrails", "llm", "llm_providers", "auth", "observability")
 GUARDRAILS = ("rate_limit", "cost_cap", "idempotency")
 NO_GUARDRAILS: Answers = dict.fromkeys(GUARDRAILS, False)
 ALL_GUARDRAILS: Answers = dict.fromkeys(GUARDRAILS, True)
 # Whatever the covering set happens to hold, each deploy target renders both
 # values of each data-store gate, each auth mode and each provider.
 EXTRA_DEPLOY_ANSWERS: list[Answers] = [
-    {"database": "none", "auth": "none", **NO_GUARDRAILS, "llm": False},
+    {"database": "none", "auth": "none", **NO_GUARDRAILS, "llm": False, "observability": []},
     {
         "database": "postgresql",
         "auth": "jwt",
@@ -183,7 +183,9 @@ def rendering_answers(case: Answers) -> Answers:
 
 def expected_secrets(answers: Answers) -> set[str]:
     """Every secret setting the service reads with these answers (defaults as copier's)."""
-    names = {"SECURITY__SECRET_KEY", "METRICS__TOKEN", "SENTRY__DSN"}
+    names = {"SECURITY__SECRET_KEY", "METRICS__TOKEN"}
+    if "sentry" in answers.get("observability", ["sentry"]):
+        names.add("SENTRY__DSN")
     if answers.get("database", "postgresql") != "none":
         names.add("DATABASE__URL")
     if guarded(answers):

@@ -1,1 +1,0 @@
-"""What tells the team that something is wrong: error tracking (Sentry)."""
