@@ -34,6 +34,7 @@ ALL_OFF: Answers = {
     "cost_cap": False,
     "idempotency": False,
     "llm": False,
+    "observability": [],
 }
 # Passed through to generated projects; everything else about the environment
 # is rebuilt, so a generated project sees what a user's shell would give it.

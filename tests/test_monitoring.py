@@ -24,12 +24,18 @@ if TYPE_CHECKING:
 
     from tests.variants import Answers
 
+# Every other gate off, Prometheus on: the alerts and panels no gate owns.
+PROMETHEUS_ONLY: Answers = {**ALL_OFF, "observability": ["prometheus"]}
 CASES: dict[str, Answers] = {
     "defaults": {},
-    "all_off": ALL_OFF,
+    "prometheus_only": PROMETHEUS_ONLY,
     # One guardrail without the others, and the gateway without a store.
-    "idempotency_only": {**ALL_OFF, "idempotency": True},
-    "llm_without_guardrails": {**ALL_OFF, "llm": True, "llm_providers": ["anthropic"]},
+    "idempotency_only": {**PROMETHEUS_ONLY, "idempotency": True},
+    "llm_without_guardrails": {
+        **PROMETHEUS_ONLY,
+        "llm": True,
+        "llm_providers": ["anthropic"],
+    },
 }
 CORE_ALERTS = {"ServiceDown", "HighErrorRate", "HighLatency", "ReadinessFailing"}
 # Alerts, and dashboard panel titles, that belong to one gate.
@@ -160,3 +166,22 @@ def test_the_readme_points_at_the_monitoring(rendered: dict[str, Path]) -> None:
             "docs/slo.md",
         ):
             assert f"`{path}`" in readme, path
+
+
+def test_without_prometheus_there_is_nothing_to_alert_on(template: Path, tmp_path: Path) -> None:
+    answers: Answers = {"observability": ["sentry", "opentelemetry"]}
+    project = render(template, tmp_path / "service", answers, skip_tasks=True)
+    readme = (project / "README.md").read_text("utf-8")
+    slo = (project / "docs" / "slo.md").read_text("utf-8")
+
+    assert not (project / "ops").exists()
+    assert not (project / "docs" / "runbooks").exists()
+    assert not (project / "tests" / "unit" / "test_ops_monitoring.py").exists()
+    assert "`ops/prometheus/alerts.yml`" not in readme
+    assert "`docs/slo.md`" in readme
+    # The objectives stand, measured by the counters the service keeps in-process.
+    assert "p95 below 2.5 s" in slo
+    assert "`http_requests_total`" in slo
+    assert "ops/prometheus" not in slo
+    assert "runbooks" not in slo
+    assert leftover_jinja(project / "docs") == []

@@ -8,7 +8,8 @@ running every variant's whole suite (ten minutes for the defaults); here the que
 is what the scorecard makes of each variant's settings, files and capabilities.
 
 The honest outcome: the defaults pass every minimum; the all-off variant is not ready,
-with authentication, deployment and cost control below their minimums.
+with authentication, observability, deployment, monitoring and cost control below their
+minimums.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ GATES = (
 )
 # What the all-off variant lacks: each of these gates must score lower than the defaults.
 SWITCHED_OFF = {
+    "observability",
     "security",
     "auth",
     "error_handling",
@@ -208,7 +210,13 @@ def test_all_off_is_not_ready_and_names_the_gates_below(
 
     assert (code, card["ready"]) == (NOT_READY_EXIT, False)
     below = {gate["gate"]: gate["score"] for gate in card["gates"] if not gate["passed"]}
-    assert below == {"auth": 2, "deployment": 3, "cost_control": 0}
+    assert below == {
+        "auth": 2,
+        "observability": 2,
+        "deployment": 3,
+        "monitoring": 2,
+        "cost_control": 0,
+    }
 
 
 def test_switching_gates_off_lowers_their_scores_and_raises_none(

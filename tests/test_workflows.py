@@ -42,11 +42,18 @@ EXPLICIT: list[Answers] = [
     for target in TARGETS
     for data in ({"database": "postgresql"}, {"database": "none", "auth": "jwt"})
 ] + [{"ci": "github_actions", "container": False, "database": "postgresql"}]
+# The alert rules, and the CI job that tests them, come with prometheus.
+WITHOUT_PROMETHEUS: Answers = {
+    "ci": "github_actions",
+    "container": True,
+    "database": "postgresql",
+    "observability": ["sentry", "opentelemetry"],
+}
 CASES = [
     answers
     for answers in distinct([*VARIANTS, *EXPLICIT], KEYS)
     if answers.get("ci") == "github_actions"
-]
+] + [WITHOUT_PROMETHEUS]
 NO_CI = next(answers for answers in VARIANTS if answers.get("ci") == "none")
 TERRAFORM_CASES = [
     a for a in CASES if a.get("deploy_target") in {"aws_ecs_fargate", "gcp_cloud_run"}
@@ -64,7 +71,9 @@ TERRAFORM_OUTPUT = re.compile(r"terraform output (?:-raw|-json) (?P<name>\w+)")
 TERRAFORM_TARGET = re.compile(r"-target=module\.service\.(?P<type>\w+)\.(?P<name>\w+)")
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[projection_id(a, KEYS) for a in CASES])
+@pytest.fixture(
+    scope="module", params=CASES, ids=[projection_id(a, (*KEYS, "observability")) for a in CASES]
+)
 def case(request: pytest.FixtureRequest) -> Answers:
     answers: Answers = request.param
     return answers
@@ -267,8 +276,14 @@ def test_workflow_files_follow_the_answers(case: Answers, project: Path) -> None
     assert ("image" in ci["jobs"]) is bool(case.get("container", True))
 
 
-def test_ci_checks_and_tests_the_alert_rules(project: Path) -> None:
+def test_ci_checks_and_tests_the_alert_rules(case: Answers, project: Path) -> None:
     ci = load(project / ".github" / "workflows" / "ci.yml")
+    # The required check waits for every other job.
+    assert set(ci["jobs"]["passed"]["needs"]) == set(ci["jobs"]) - {"passed"}
+    if "prometheus" not in case.get("observability", ["prometheus"]):
+        assert "alerts" not in ci["jobs"]
+        assert not (project / "ops").exists()
+        return
     scripts = [step.get("run", "") for step in ci["jobs"]["alerts"]["steps"]]
 
     assert any("apt-get install" in script and "prometheus" in script for script in scripts)
@@ -276,8 +291,6 @@ def test_ci_checks_and_tests_the_alert_rules(project: Path) -> None:
     assert "promtool test rules ops/prometheus/alerts.test.yml" in scripts
     for name in ("alerts.yml", "alerts.test.yml"):
         assert (project / "ops" / "prometheus" / name).is_file()
-    # The required check waits for every other job.
-    assert set(ci["jobs"]["passed"]["needs"]) == set(ci["jobs"]) - {"passed"}
 
 
 def test_dependabot_updates_what_the_project_has(case: Answers, project: Path) -> None:

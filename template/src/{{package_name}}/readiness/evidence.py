@@ -85,6 +85,8 @@ class Capabilities:
     database_statement_timeout_ms: int | None
     llm_deadline_seconds: float | None
     llm_tokens_per_minute: int | None
+    # Prometheus metrics generated (copier: observability) and served (METRICS__ENABLED).
+    metrics: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,15 +308,16 @@ def _observability(evidence: Evidence) -> list[Check]:
     settings, files = evidence.settings, evidence.files
     return [
         check(
-            "GET /metrics serves Prometheus metrics (METRICS__ENABLED)",
+            "GET /metrics serves Prometheus metrics (copier: observability; METRICS__ENABLED)",
             2,
-            met=settings.metrics.enabled,
+            met=evidence.capabilities.metrics,
         ),
         # Code, not settings: the DSN and the collector are production's to set
         # (production refuses to start without a DSN); the scorecard runs in CI.
+        # Weighed like metrics: logs alone never get a service to its minimum.
         check(
             "unhandled errors are reported to Sentry (observability/sentry.py)",
-            1,
+            2,
             met=files.any_matching(r"src/[^/]+/observability/sentry\.py"),
         ),
         check(
