@@ -1,1 +1,1 @@
-"""What tells the team that something is wrong: error tracking (Sentry)."""
+"""What tells the team that something is wrong: errors (Sentry), metrics (Prometheus), traces."""
