@@ -58,10 +58,20 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         ConfigurationError: listing every problem found.
     """
     try:
-        return Settings(_env_file=env_file)
+        settings = Settings(_env_file=env_file)
     except ValidationError as error:
         raise ConfigurationError(describe(error)) from None
     except SettingsError as error:
         # Raised for a value that cannot be decoded at all (e.g. bad JSON); its
         # message names the field and source but not the value.
         raise ConfigurationError([str(error)]) from None
+    problems = cross_gate_problems(settings)
+    if problems:
+        raise ConfigurationError(problems)
+    return settings
+
+
+def cross_gate_problems(settings: Settings) -> list[str]:
+    """What no single gate can see: settings of two gates that do not go together."""
+    conflict = settings.metrics.port_conflict(settings.server.port)
+    return [] if conflict is None else [f"METRICS__PORT: {conflict}"]

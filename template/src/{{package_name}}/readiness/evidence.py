@@ -306,7 +306,8 @@ def _observability(evidence: Evidence) -> list[Check]:
     settings, files = evidence.settings, evidence.files
     return [
         check(
-            "GET /metrics serves Prometheus metrics (METRICS__ENABLED)",
+            "GET /metrics serves Prometheus metrics, on the app's port or METRICS__PORT "
+            "(METRICS__ENABLED)",
             2,
             met=settings.metrics.enabled,
         ),
