@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 MULTIPROCESS_DIRECTORY: Final = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_PATH: Final = "/metrics"
 SCRAPE_HINT: Final = "Send the metrics token as Authorization: Bearer <METRICS__TOKEN>."
+ONLY_METRICS_HINT: Final = f"Only {METRICS_PATH} is served on this port."
 # A connection that has not sent its request within this is closed: a slow or
 # idle client never holds one of the listener's threads for long.
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
@@ -156,38 +157,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, *, with_body: bool) -> None:
         path = self.path.partition("?")[0]
-        if path != METRICS_PATH:
-            self._problem(NotFoundError(f"Only {METRICS_PATH} is served on this port."), path)
-            return
-        if not authorised(self.headers.get("Authorization"), self.server.token):
-            self._problem(UnauthorizedError(SCRAPE_HINT), path)
-            return
         try:
-            content = self.server.render()
-        except Exception:  # noqa: BLE001 - any failure is one 500 answer, and logged
-            get_logger("metrics").exception("metrics exposition failed")
-            self._problem(ServiceError(), path)
+            content = self._metrics(path)
+        except ServiceError as error:
+            body = problem_body(
+                status=error.status,
+                title=error.title,
+                detail=error.detail,
+                problem_type=error.problem_type,
+                instance=path,
+            )
+            problem = orjson.dumps(body)
+            self._send(error.status, PROBLEM_JSON, problem, error.headers, with_body=with_body)
             return
         self._send(HTTPStatus.OK, CONTENT_TYPE_LATEST, content, with_body=with_body)
 
-    def _problem(self, error: ServiceError, path: str) -> None:
-        body = problem_body(
-            status=error.status,
-            title=error.title,
-            detail=error.detail,
-            problem_type=error.problem_type,
-            instance=path,
-        )
-        self._send(error.status, PROBLEM_JSON, orjson.dumps(body), headers=error.headers)
+    def _metrics(self, path: str) -> bytes:
+        """The text format, or the `ServiceError` that answers instead (as in the app)."""
+        if path != METRICS_PATH:
+            raise NotFoundError(ONLY_METRICS_HINT)
+        if not authorised(self.headers.get("Authorization"), self.server.token):
+            raise UnauthorizedError(SCRAPE_HINT)
+        try:
+            return self.server.render()
+        except Exception as failure:
+            # One 500 answer without the details, which go to the log.
+            get_logger("metrics").exception("metrics exposition failed")
+            raise ServiceError from failure
 
     def _send(
         self,
         status: int,
         content_type: str,
         content: bytes,
-        *,
         headers: Mapping[str, str] | None = None,
-        with_body: bool = True,
+        *,
+        with_body: bool,
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
