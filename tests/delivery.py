@@ -183,8 +183,11 @@ def rendering_answers(case: Answers) -> Answers:
 
 def expected_secrets(answers: Answers) -> set[str]:
     """Every secret setting the service reads with these answers (defaults as copier's)."""
-    names = {"SECURITY__SECRET_KEY", "METRICS__TOKEN"}
-    if "sentry" in answers.get("observability", ["sentry"]):
+    names = {"SECURITY__SECRET_KEY"}
+    signals = answers.get("observability", ["sentry", "prometheus", "opentelemetry"])
+    if "prometheus" in signals:
+        names.add("METRICS__TOKEN")
+    if "sentry" in signals:
         names.add("SENTRY__DSN")
     if answers.get("database", "postgresql") != "none":
         names.add("DATABASE__URL")

@@ -107,6 +107,17 @@ def http_port(answers: Answers) -> int:
     return int(answers.get("http_port", default))
 
 
+def prometheus(answers: Answers) -> bool:
+    """Whether the service serves Prometheus metrics (and so gets a metrics port)."""
+    default = next(q.default for q in QUESTIONS if q.name == "observability")
+    return "prometheus" in answers.get("observability", default)
+
+
+def container_ports(manifests: Manifests, slug: str) -> dict[str, int]:
+    (container,) = manifests["Deployment", slug]["spec"]["template"]["spec"]["containers"]
+    return {port["name"]: int(port["containerPort"]) for port in container["ports"]}
+
+
 # --- the checks -------------------------------------------------------------------
 
 
@@ -209,9 +220,16 @@ def test_probes_and_a_grace_period_longer_than_the_drain(
         assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["startupProbe"]["httpGet"]["path"] == "/livez"
-        (port,) = container["ports"]
-        assert port["containerPort"] == http_port(case)
         config = config_map(manifests, slug)
+        ports = container_ports(manifests, slug)
+        assert ports["http"] == http_port(case)
+        if prometheus(case):
+            # /metrics on a named port of its own, the one the service is told to serve it on.
+            assert set(ports) == {"http", "metrics"}
+            assert ports["metrics"] == int(config["METRICS__PORT"]) != http_port(case)
+        else:
+            assert set(ports) == {"http"}
+            assert "METRICS__PORT" not in config
         drain = float(config.get("SERVER__DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS))
         graceful = float(
             config.get("SERVER__GRACEFUL_TIMEOUT_SECONDS", DEFAULT_GRACEFUL_TIMEOUT_SECONDS)
@@ -254,7 +272,8 @@ def test_service_ingress_autoscaler_and_budget(
             f"{slug}-{environment}"
         }
         service = manifests["Service", slug]
-        assert service["spec"]["ports"][0]["targetPort"] == "http"
+        # Only the API: the Ingress (through the Service) never reaches the metrics port.
+        assert [port["targetPort"] for port in service["spec"]["ports"]] == ["http"]
         ingress = manifests["Ingress", slug]
         (tls,) = ingress["spec"]["tls"]
         assert tls["hosts"] == [ingress["spec"]["rules"][0]["host"]]
@@ -267,9 +286,18 @@ def test_service_ingress_autoscaler_and_budget(
 
         policy = manifests["NetworkPolicy", slug]["spec"]
         assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
-        (inbound,) = policy["ingress"]
-        assert "namespaceSelector" in inbound["from"][0]
-        assert inbound["ports"] == [{"protocol": "TCP", "port": http_port(case)}]
+        # The ingress controller reaches the API port, Prometheus the metrics port; no more.
+        sources = {
+            rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: (
+                rule["ports"]
+            )
+            for rule in policy["ingress"]
+        }
+        expected = {"ingress-nginx": [{"protocol": "TCP", "port": http_port(case)}]}
+        if prometheus(case):
+            metrics_port = container_ports(manifests, slug)["metrics"]
+            expected["monitoring"] = [{"protocol": "TCP", "port": metrics_port}]
+        assert sources == expected
         outbound = {port["port"] for rule in policy["egress"] for port in rule["ports"]}
         assert {53, 443} <= outbound
         assert (5432 in outbound) is (case["database"] != "none")

@@ -308,7 +308,8 @@ def _observability(evidence: Evidence) -> list[Check]:
     settings, files = evidence.settings, evidence.files
     return [
         check(
-            "GET /metrics serves Prometheus metrics (copier: observability; METRICS__ENABLED)",
+            "GET /metrics serves Prometheus metrics, on the app's port or METRICS__PORT "
+            "(copier: observability; METRICS__ENABLED)",
             2,
             met=evidence.capabilities.metrics,
         ),
