@@ -17,11 +17,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from opentelemetry.sdk.trace import TracerProvider
+from typing import TYPE_CHECKING, Protocol
 
 from .settings import StoreSettings
+
+if TYPE_CHECKING:
+    # The OpenTelemetry SDK only where the Redis store is opened: the cost cap's
+    # settings import this module, and the health check loads them every 15 s.
+    from opentelemetry.sdk.trace import TracerProvider
 
 # What scripts take and return: Redis integers and bulk strings.
 Argument = int | str | bytes
@@ -153,7 +156,7 @@ class Keyspace:
 
 @asynccontextmanager
 async def open_store(
-    settings: StoreSettings, *, tracer_provider: TracerProvider | None = None
+    settings: StoreSettings, *, tracer_provider: "TracerProvider | None" = None
 ) -> AsyncIterator[Store]:
     """Open the configured backend for the lifespan of the app (traced with `tracer_provider`)."""
     if settings.backend == "memory":
