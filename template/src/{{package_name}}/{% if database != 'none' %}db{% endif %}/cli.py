@@ -1,13 +1,15 @@
-"""`<package> db ...`: apply and write migrations."""
+"""`<package> db ...`: apply and write migrations.
+
+Wiring these commands imports neither SQLAlchemy nor Alembic: the command line
+builds every command's parser on each run, the container's health check
+(`probe`, every 15 s) included. Each handler imports what it runs.
+"""
 
 import argparse
 import sys
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from ..exit_codes import EXIT_CONFIG, EXIT_FAILED
-from . import migrate
 from .settings import DatabaseSettings
 
 # Returns the database settings, or None after printing why they are invalid.
@@ -22,26 +24,45 @@ def add_database_commands(
 
     upgrade = actions.add_parser("upgrade", help="apply migrations (default: to the newest)")
     upgrade.add_argument("revision", nargs="?", default="head")
-    upgrade.set_defaults(handler=_run(load, lambda s, a: migrate.upgrade(s, a.revision)))
+    upgrade.set_defaults(handler=_run(load, _upgrade))
 
     downgrade = actions.add_parser("downgrade", help="revert migrations down to REVISION")
     downgrade.add_argument("revision", help="target revision, e.g. -1 or base")
-    downgrade.set_defaults(handler=_run(load, lambda s, a: migrate.downgrade(s, a.revision)))
+    downgrade.set_defaults(handler=_run(load, _downgrade))
 
     current = actions.add_parser("current", help="show the revision the database is at")
-    current.set_defaults(handler=_run(load, lambda s, _: migrate.current(s)))
+    current.set_defaults(handler=_run(load, _current))
 
     revision = actions.add_parser("revision", help="write a new migration file")
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument(
         "--autogenerate", action="store_true", help="compare the models with the database"
     )
-    revision.set_defaults(
-        handler=_run(
-            load,
-            lambda s, a: migrate.revision(s, a.message, autogenerate=a.autogenerate),
-        )
-    )
+    revision.set_defaults(handler=_run(load, _revision))
+
+
+def _upgrade(settings: DatabaseSettings, args: argparse.Namespace) -> None:
+    from . import migrate  # noqa: PLC0415 - Alembic only when a command needs it
+
+    migrate.upgrade(settings, args.revision)
+
+
+def _downgrade(settings: DatabaseSettings, args: argparse.Namespace) -> None:
+    from . import migrate  # noqa: PLC0415 - Alembic only when a command needs it
+
+    migrate.downgrade(settings, args.revision)
+
+
+def _current(settings: DatabaseSettings, _args: argparse.Namespace) -> None:
+    from . import migrate  # noqa: PLC0415 - Alembic only when a command needs it
+
+    migrate.current(settings)
+
+
+def _revision(settings: DatabaseSettings, args: argparse.Namespace) -> None:
+    from . import migrate  # noqa: PLC0415 - Alembic only when a command needs it
+
+    migrate.revision(settings, args.message, autogenerate=args.autogenerate)
 
 
 def _run(
@@ -58,6 +79,8 @@ def _run(
 
 def run_guarded(label: str, command: Callable[[], None]) -> int:
     """Run a command that talks to the database; a failure is reported and exits 1."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - see the module docstring
+
     try:
         command()
     except (SQLAlchemyError, OSError) as error:
