@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import QUESTIONS
 from tests.harness import render
 
 if TYPE_CHECKING:
@@ -181,10 +182,17 @@ def rendering_answers(case: Answers) -> Answers:
     return {key: value for key, value in case.items() if key != "guardrails"}
 
 
+def observability(answers: Answers) -> list[str]:
+    """The observability signals these answers choose (copier's default when unanswered)."""
+    default: list[str] = next(q.default for q in QUESTIONS if q.name == "observability")
+    signals: list[str] = answers.get("observability", default)
+    return signals
+
+
 def expected_secrets(answers: Answers) -> set[str]:
     """Every secret setting the service reads with these answers (defaults as copier's)."""
     names = {"SECURITY__SECRET_KEY"}
-    signals = answers.get("observability", ["sentry", "prometheus", "opentelemetry"])
+    signals = observability(answers)
     if "prometheus" in signals:
         names.add("METRICS__TOKEN")
     if "sentry" in signals:

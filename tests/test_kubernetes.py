@@ -21,6 +21,7 @@ from tests.delivery import (
     deploy_fixtures,
     expected_secrets,
     guarded,
+    observability,
     run_tool,
     tool,
 )
@@ -105,12 +106,6 @@ def config_map(manifests: Manifests, slug: str) -> dict[str, str]:
 def http_port(answers: Answers) -> int:
     default = next(q.default for q in QUESTIONS if q.name == "http_port")
     return int(answers.get("http_port", default))
-
-
-def prometheus(answers: Answers) -> bool:
-    """Whether the service serves Prometheus metrics (and so gets a metrics port)."""
-    default = next(q.default for q in QUESTIONS if q.name == "observability")
-    return "prometheus" in answers.get("observability", default)
 
 
 def container_ports(manifests: Manifests, slug: str) -> dict[str, int]:
@@ -223,7 +218,7 @@ def test_probes_and_a_grace_period_longer_than_the_drain(
         config = config_map(manifests, slug)
         ports = container_ports(manifests, slug)
         assert ports["http"] == http_port(case)
-        if prometheus(case):
+        if "prometheus" in observability(case):
             # /metrics on a named port of its own, the one the service is told to serve it on.
             assert set(ports) == {"http", "metrics"}
             assert ports["metrics"] == int(config["METRICS__PORT"]) != http_port(case)
@@ -294,7 +289,7 @@ def test_service_ingress_autoscaler_and_budget(
             for rule in policy["ingress"]
         }
         expected = {"ingress-nginx": [{"protocol": "TCP", "port": http_port(case)}]}
-        if prometheus(case):
+        if "prometheus" in observability(case):
             metrics_port = container_ports(manifests, slug)["metrics"]
             expected["monitoring"] = [{"protocol": "TCP", "port": metrics_port}]
         assert sources == expected

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import VARIANTS
-from tests.delivery import distinct, projection_id, run_tool, tool
+from tests.delivery import distinct, observability, projection_id, run_tool, tool
 from tests.harness import copy_template, leftover_jinja, render
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def test_ci_checks_and_tests_the_alert_rules(case: Answers, project: Path) -> No
     ci = load(project / ".github" / "workflows" / "ci.yml")
     # The required check waits for every other job.
     assert set(ci["jobs"]["passed"]["needs"]) == set(ci["jobs"]) - {"passed"}
-    if "prometheus" not in case.get("observability", ["prometheus"]):
+    if "prometheus" not in observability(case):
         assert "alerts" not in ci["jobs"]
         assert not (project / "ops").exists()
         return
